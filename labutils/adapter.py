@@ -1,0 +1,55 @@
+"""The bottleneck adapter itself: h + s * W_up . sigma(W_down . h + b_down) + b_up.
+
+It projects the d-dimensional hidden state down to m << d dimensions, applies a
+nonlinearity, projects back up and adds the result to its input (the skip connection).
+Both projections start with tiny weights and zero biases, so at initialisation the
+adapter is (almost) the identity map and the pretrained network is left undisturbed.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "swish": F.silu}
+
+
+def adapter_param_count(d: int, m: int) -> int:
+    """Parameters of one adapter: W_down (d*m) + b_down (m) + W_up (m*d) + b_up (d) = 2dm + d + m."""
+    return 2 * d * m + d + m
+
+
+class BottleneckAdapter(nn.Module):
+    """One adapter: down_proj -> activation -> up_proj, scaled, plus (optionally) the skip."""
+
+    def __init__(self, hidden_size: int, bottleneck: int, activation: str = "relu",
+                 init_std: float = 1e-3, scaling: float | str = 1.0):
+        super().__init__()
+        self.down_proj = nn.Linear(hidden_size, bottleneck)
+        self.up_proj = nn.Linear(bottleneck, hidden_size)
+        self.activation = activation
+        self._act = _ACTIVATIONS[activation]
+        if scaling == "learned":
+            # One trainable scalar; starts at 1 so that "learned" and fixed 1.0 begin alike.
+            self.scale = nn.Parameter(torch.ones(()))
+        else:
+            self.scale = float(scaling)  # a constant: no parameter, no extra kernel when 1.0
+        self.reset_parameters(init_std)
+
+    def reset_parameters(self, init_std: float) -> None:
+        # The paper's near-identity init: small normal weights, zero biases.
+        for proj in (self.down_proj, self.up_proj):
+            nn.init.normal_(proj.weight, mean=0.0, std=init_std)
+            nn.init.zeros_(proj.bias)
+
+    def delta(self, h: torch.Tensor) -> torch.Tensor:
+        """The adapter's contribution s * (W_up . sigma(W_down . h + b_down) + b_up), without the skip."""
+        out = self.up_proj(self._act(self.down_proj(h)))
+        return out if isinstance(self.scale, float) and self.scale == 1.0 else self.scale * out
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.delta(h)
+
+    def extra_repr(self) -> str:
+        scale = "learned" if isinstance(self.scale, nn.Parameter) else self.scale
+        return f"activation={self.activation}, scaling={scale}"

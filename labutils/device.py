@@ -1,0 +1,83 @@
+"""Which device and number format to train in, and how to measure peak memory on it."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import torch
+
+
+def pick_device() -> str:
+    """'cuda', 'mps' or 'cpu', best first; LAB_DEVICE overrides."""
+    forced = os.environ.get("LAB_DEVICE")
+    if forced:
+        return forced
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_precision(device: str) -> str:
+    """bf16 on GPUs that have it (Ampere+), fp16 on older CUDA GPUs, fp32 elsewhere.
+
+    CPUs and Apple GPUs train in fp32: bf16 autocast on a CPU without AMX is slower, and
+    fp16 training on MPS is not reliable across torch releases.
+    """
+    if device == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def device_summary(device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name(0)
+    if device == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+class PeakMemory:
+    """Peak memory of the code inside a `with` block, in MiB.
+
+    Both measure what the block added above what was in use when it began (the loaded model):
+    on CUDA the allocator's peak of allocated tensors; on CPU/MPS the process's resident
+    memory, sampled every 20 ms.
+    """
+
+    def __init__(self, device: str):
+        self.device = device
+        self.peak_mib = 0.0
+
+    def __enter__(self):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._start = torch.cuda.memory_allocated()
+        else:
+            import psutil
+            self._proc = psutil.Process()
+            self._start = self._proc.memory_info().rss
+            self._peak = self._start
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._proc.memory_info().rss)
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated()
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = self._peak
+        self.peak_mib = (peak - self._start) / 2**20
+        return False

@@ -1,0 +1,70 @@
+"""Plots a person would rather look at than read: training curves and the layer-ablation heatmap."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def history_frames(history: list):
+    """Split Trainer's log history into (training-loss rows, per-epoch eval rows)."""
+    train = [(h["step"], h["epoch"], h["loss"]) for h in history if "loss" in h and "step" in h]
+    evals = [(h["epoch"], h.get("eval_loss"), h.get("eval_accuracy"), h.get("eval_f1"))
+             for h in history if "eval_accuracy" in h]
+    return train, evals
+
+
+def plot_training_curves(results: dict, title: str = "Training curves"):
+    """One figure: training loss by epoch (left), dev accuracy and F1 by epoch (right), one line per run.
+
+    `results` maps a run's label to its `TrainResult` (or to a Trainer log history).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, (label, result) in enumerate(results.items()):
+        history = getattr(result, "history", result)
+        train, evals = history_frames(history)
+        color = f"C{i}"
+        if train:
+            _, epochs, losses = zip(*train)
+            ax_loss.plot(epochs, losses, color=color, alpha=0.8, label=label)
+        if evals:
+            epochs, _, acc, f1 = zip(*evals)
+            ax_metric.plot(epochs, acc, "o-", color=color, label=f"{label}: accuracy")
+            ax_metric.plot(epochs, f1, "s--", color=color, alpha=0.7, label=f"{label}: F1")
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title="Training loss")
+    ax_metric.set(xlabel="epoch", ylabel="dev score", title="Dev accuracy and F1")
+    for ax in (ax_loss, ax_metric):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change when adapters in layers [first, last] are removed",
+                        ax=None, cmap: str = "Reds_r", fmt: str = "{:.1f}"):
+    """The paper's Figure 6: a heatmap over spans [first, last] of ablated layers.
+
+    `delta[i, j]` is the change in dev accuracy (points) with adapters off in layers i..j;
+    only the upper triangle (i <= j) is meaningful and drawn; the rest is left blank.
+    """
+    import matplotlib.pyplot as plt
+
+    delta = np.asarray(delta, dtype=float)
+    n = delta.shape[0]
+    if delta.shape != (n, n):
+        raise ValueError(f"delta must be square (layers x layers), got shape {delta.shape}.")
+    masked = np.ma.masked_where(np.tril(np.ones((n, n), bool), k=-1), delta)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 0.8 + 0.7 * n))
+    image = ax.imshow(masked, cmap=cmap, origin="upper")
+    for i in range(n):
+        for j in range(i, n):
+            ax.text(j, i, fmt.format(delta[i, j]), ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(n), [str(k) for k in range(n)])
+    ax.set_yticks(range(n), [str(k) for k in range(n)])
+    ax.set_xlabel("last ablated layer")
+    ax.set_ylabel("first ablated layer")
+    ax.set_title(title, fontsize=10)
+    ax.figure.colorbar(image, ax=ax, label="change in dev accuracy (points)")
+    return ax

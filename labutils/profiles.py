@@ -1,0 +1,48 @@
+"""Run profiles: the same notebook code at two sizes.
+
+``full`` is the real lab (all of MRPC, the paper's recipe); ``quick`` is a small subset and a
+few steps, so CI can execute every notebook on a 2-core CPU. Choose with the notebook's
+parameters cell or the environment variable ``LAB_PROFILE``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+from typing import Optional
+
+PROFILE_ENV = "LAB_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and recipes for one profile."""
+    name: str
+    train_rows: Optional[int] = field(default=None, metadata={"help": "Training examples (None: all)."})
+    eval_rows: Optional[int] = field(default=None, metadata={"help": "Dev examples (None: all)."})
+    max_length: int = field(default=128, metadata={"help": "Tokens per pair after truncation."})
+    batch_size: int = field(default=32, metadata={"help": "Examples per training step (the paper: 32)."})
+    adapter_epochs: float = field(default=10, metadata={"help": "Epochs for adapter training."})
+    adapter_lr: float = field(default=1e-3, metadata={"help": "Learning rate for adapters (the paper searched 1e-4..1e-3)."})
+    full_epochs: float = field(default=3, metadata={"help": "Epochs for full fine-tuning."})
+    full_lr: float = field(default=3e-5, metadata={"help": "Learning rate for full fine-tuning."})
+    reduction_factor: int = field(default=16, metadata={"help": "d / m for the default adapter."})
+    seeds: tuple = field(default=(0,), metadata={"help": "Seeds for runs that report a spread."})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "full": Profile("full"),
+    "quick": Profile("quick", train_rows=192, eval_rows=96, batch_size=16, adapter_epochs=1,
+                     adapter_lr=1e-3, full_epochs=1, full_lr=5e-5),
+}
+
+
+def get_profile(name: Optional[str] = None, **overrides) -> Profile:
+    """The named profile (default: LAB_PROFILE, else 'full'), with optional field overrides."""
+    name = (name or os.environ.get(PROFILE_ENV) or "full").strip().lower()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r} (from {PROFILE_ENV} or the parameters cell); "
+                         f"choose one of {sorted(PROFILES)}.")
+    return replace(PROFILES[name], **overrides) if overrides else PROFILES[name]

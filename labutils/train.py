@@ -1,0 +1,151 @@
+"""Training and evaluation on the Hugging Face `Trainer`.
+
+Using `Trainer` (not a hand-written loop) means the same notebook cell runs on one CPU, one
+GPU, or several GPUs under `accelerate launch` / `torchrun`, with mixed precision, without
+changing a line. Metrics come from scikit-learn, which works offline (``evaluate.load``
+fetches its scripts from the Hub).
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from .device import PeakMemory, pick_device, pick_precision
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def classification_metrics(labels, predictions) -> dict:
+    """Accuracy, binary F1 (positive class 1, as GLUE reports for MRPC) and Matthews correlation."""
+    labels = np.asarray(labels)
+    predictions = np.asarray(predictions)
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "f1": float(f1_score(labels, predictions, zero_division=0)),
+        "mcc": float(matthews_corrcoef(labels, predictions)) if len(set(labels)) > 1 else 0.0,
+    }
+
+
+def compute_metrics(eval_pred) -> dict:
+    """The `compute_metrics` hook for `Trainer`."""
+    logits, labels = eval_pred
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    return classification_metrics(labels, np.argmax(logits, axis=-1))
+
+
+@dataclass
+class TrainResult:
+    """What one training run produced."""
+    metrics: dict                  # final dev metrics: eval_accuracy, eval_f1, ...
+    history: list                  # Trainer's log history (losses by step, metrics by epoch)
+    train_seconds: float
+    peak_memory_mib: float
+    samples_per_second: float
+    device: str
+    precision: str
+    extra: dict = field(default_factory=dict)
+
+
+def _progress_disabled() -> bool:
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, batch_size: int = 32,
+                       seed: int = 0, weight_decay: float = 0.0, warmup: float = 0.1,
+                       max_steps: int = -1, eval_each_epoch: bool = True, group_by_length: bool = True,
+                       precision: str | None = None, logging_steps: int = 10, **overrides):
+    """`TrainingArguments` with the lab's defaults: no checkpoints, no trackers, dynamic padding."""
+    from transformers import TrainingArguments
+
+    device = pick_device()
+    precision = precision or pick_precision(device)
+    settings = dict(
+        output_dir=output_dir,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=max(64, batch_size),
+        weight_decay=weight_decay,
+        warmup_steps=warmup,
+        lr_scheduler_type="linear",
+        eval_strategy="epoch" if eval_each_epoch else "no",
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=logging_steps,
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=device == "cpu",
+        # Batches of similar length waste less compute on padding.
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
+        disable_tqdm=_progress_disabled(),
+        dataloader_num_workers=0,
+    )
+    settings.update(overrides)
+    return TrainingArguments(**settings)
+
+
+def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
+    """Train `model` with `Trainer`, evaluate on `eval_dataset`, time and measure it."""
+    from transformers import DataCollatorWithPadding, Trainer
+
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+    )
+    device = pick_device()
+    with PeakMemory(device) as mem:
+        start = time.perf_counter()
+        out = trainer.train()
+        seconds = time.perf_counter() - start
+    metrics = trainer.evaluate()
+    precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+    return TrainResult(
+        metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
+        history=list(trainer.state.log_history),
+        train_seconds=seconds,
+        peak_memory_mib=mem.peak_mib,
+        samples_per_second=float(out.metrics.get("train_samples_per_second", 0.0)),
+        device=device,
+        precision=precision,
+    )
+
+
+@torch.no_grad()
+def predict_logits(model, tokenizer, dataset, batch_size: int = 64) -> np.ndarray:
+    """Logits for every row of a tokenised dataset, in order, in eval mode."""
+    from transformers import DataCollatorWithPadding
+
+    collate = DataCollatorWithPadding(tokenizer)
+    device = next(model.parameters()).device
+    model.eval()
+    cols = [c for c in dataset.column_names if c in ("input_ids", "attention_mask", "token_type_ids")]
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        batch = collate([{c: dataset[i][c] for c in cols} for i in range(start, min(start + batch_size, len(dataset)))])
+        out.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu())
+    return torch.cat(out).numpy()
+
+
+def evaluate(model, tokenizer, dataset, batch_size: int = 64) -> dict:
+    """Accuracy / F1 / MCC of `model` on a tokenised dataset with labels."""
+    logits = predict_logits(model, tokenizer, dataset, batch_size)
+    return classification_metrics(dataset["label"], logits.argmax(-1))

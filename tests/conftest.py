@@ -1,0 +1,67 @@
+"""Shared fixtures: a tiny BERT (fast on CPU), the packaged tokenizer, a small GLUE folder."""
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import pytest
+import torch
+
+# A handful of MRPC-format rows, bare quotes included, written by the tests themselves.
+MRPC_HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+MRPC_ROWS = [
+    ("1", "1", "2", '" This is an extremely good deal , " he said .', "He said it was a very good deal ."),
+    ("0", "3", "4", "Shares rose 5 percent on Monday .", 'The " new " policy starts in May .'),
+    ("1", "5", "6", 'He called it " a disaster .', 'He described it as " a disaster " .'),
+    ("0", "7", "8", "The court ruled on Friday .", "Rain is expected this weekend ."),
+    ("1", "9", "10", "Profit fell 10 percent .", "Earnings dropped by 10 percent ."),
+    ("0", "11", "12", 'A "quoted" word and another " stray quote', "Nothing in common here ."),
+]
+
+
+def write_mrpc(folder, rows=MRPC_ROWS, dev_rows=None):
+    task = folder / "MRPC"
+    task.mkdir(parents=True, exist_ok=True)
+    for name, rs in (("train.tsv", rows), ("dev.tsv", dev_rows or rows)):
+        with open(task / name, "w", encoding="utf-8") as fh:
+            fh.write(MRPC_HEADER)
+            for r in rs:
+                fh.write("\t".join(r) + "\n")
+    return folder
+
+
+@pytest.fixture
+def glue_dir(tmp_path):
+    return write_mrpc(tmp_path / "glue")
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+    from labutils.hub import packaged_model_dir
+    return AutoTokenizer.from_pretrained(packaged_model_dir())
+
+
+def make_tiny_model(seed=0, hidden=32, layers=3):
+    from transformers import BertConfig, BertForSequenceClassification
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=4 * hidden, max_position_embeddings=128, num_labels=2,
+                        id2label={0: "not_equivalent", 1: "equivalent"},
+                        label2id={"not_equivalent": 0, "equivalent": 1})
+    model = BertForSequenceClassification(config)
+    model.config.lab_base_model = f"tiny-bert-{hidden}x{layers}"
+    return model.eval()
+
+
+@pytest.fixture
+def tiny_model():
+    return make_tiny_model()
+
+
+@pytest.fixture
+def batch(tokenizer):
+    enc = tokenizer(["The cat sat on the mat .", "Shares rose on Monday ."],
+                    ["A cat was sitting on a mat .", "Rain is expected ."], padding=True, return_tensors="pt")
+    return dict(enc)
