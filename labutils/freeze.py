@@ -5,6 +5,7 @@ adapters, the LayerNorms and the task's classification head.
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .model import active_adapter
@@ -84,3 +85,15 @@ def format_parameter_report(report: dict) -> str:
     lines.append(f"trainable: {report['trainable_pct_of_base']:.2f}% of the {report['base_model']:,} "
                  "parameters of the base model")
     return "\n".join(lines)
+
+
+def base_checksum(model: nn.Module) -> str:
+    """SHA-256 over the frozen base's parameters: equal before and after training iff untouched."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for pname, param in model.named_parameters():
+        if parameter_group(pname) == "base":
+            h.update(pname.encode())
+            h.update(param.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

@@ -101,11 +101,12 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     The head is new by design, so transformers' notice about newly initialised classifier
     weights is expected here; any other problem still raises.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     before = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise on stderr
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             choice.name_or_path,
@@ -115,8 +116,16 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
             attn_implementation="sdpa",
             **({"dtype": dtype} if dtype is not None else {}),
         )
-        tokenizer = AutoTokenizer.from_pretrained(choice.name_or_path)
+        tokenizer = load_tokenizer(choice)
     finally:
         hf_logging.set_verbosity(before)
+        hf_logging.enable_progress_bar()
     model.config.lab_base_model = choice.display_name
     return model, tokenizer
+
+
+def load_tokenizer(choice: ModelChoice):
+    """The tokenizer that belongs to the chosen model."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(choice.name_or_path)

@@ -205,3 +205,10 @@ def load_adapter(model: nn.Module, folder, name: str | None = None, set_active: 
     if set_active:
         set_active_adapter(model, name)
     return meta
+
+
+def model_file_size(model: nn.Module) -> int:
+    """Bytes that `save_pretrained` writes for the whole model (what full fine-tuning stores per task)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        return sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())

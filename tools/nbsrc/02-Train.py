@@ -1,0 +1,198 @@
+# %% [markdown]
+# # 02 · Train: adapters versus full fine-tuning on MRPC
+#
+# **Adapter Layers lab**, notebook 2 of 4. You will
+# 1. load the pretrained model and put Houlsby adapters into every layer,
+# 2. freeze the pretrained weights, so only the adapters, the LayerNorms and the
+#    classifier head train (under 2% of the parameters),
+# 3. train on MRPC and watch dev accuracy and F1 epoch by epoch,
+# 4. train the *full fine-tuning* baseline on the same model and data, and compare:
+#    parameters, accuracy, F1, time, memory, and what must be stored per task,
+# 5. save the adapter as a small file (notebook 03 loads it).
+#
+# In the `full` profile this trains on all of MRPC (about 40 minutes on a 2-core CPU with the
+# offline default model, a few minutes on a GPU); the `quick` profile trains on a small
+# subset for a few steps, only to check that everything runs.
+
+# %% tags=["parameters"]
+import os
+
+# Run profile: "full" (the real lab) or "quick" (tiny, for CI). LAB_PROFILE overrides.
+PROFILE = os.environ.get("LAB_PROFILE", "full")
+
+# %% tags=["nbval-ignore-output"]
+import labutils as L
+
+profile = L.notebook.start(PROFILE)
+print(profile)
+print(L.notebook.hardware())
+
+# %% [markdown]
+# ## Model and data
+# The same resolution as in notebook 01: `bert-base-uncased` online, the packaged
+# all-MiniLM-L6-v2 offline. The classifier head on top is new and untrained either way.
+
+# %% tags=["nbval-ignore-output"]
+from datasets import DatasetDict
+
+choice = L.resolve_model()
+print(choice.banner())
+mrpc, source = L.load_glue("mrpc")
+label_names = mrpc["train"].features["label"].names
+raw = DatasetDict(train=L.subsample(mrpc["train"], profile.train_rows, seed=0),
+                  validation=L.subsample(mrpc["validation"], profile.eval_rows, seed=0))
+model, tokenizer = L.load_base_model(choice, label_names)
+data = L.tokenize(raw, tokenizer, "mrpc", max_length=profile.max_length)
+print(f"data from {source}: {len(data['train'])} training pairs, {len(data['validation'])} dev pairs")
+
+# %% [markdown]
+# ## Inserting the adapters
+# `L.add_adapter` wraps the two sublayer outputs of every transformer layer (`attention.output`
+# and `output`) so that each runs
+#
+# `LayerNorm(adapter(dropout(dense(x))) + residual)`
+#
+# which is where the paper puts them: after the projection, before the residual connection and
+# the LayerNorm. The reduction factor 16 gives a bottleneck of $m = d/16$. Print one layer to
+# see the adapters in place:
+
+# %% tags=["nbval-ignore-output"]
+config = L.AdapterConfig(reduction_factor=profile.reduction_factor, placement="houlsby")
+L.add_adapter(model, "mrpc", config)
+print(L.encoder_layers(model)[0])
+
+# %% [markdown]
+# Notebooks get re-run cell by cell. Running the injection again must not wrap a layer twice or
+# add a second set of adapters: `add_adapter` sees the adapter is already there with the same
+# config and does nothing.
+
+# %% tags=["nbval-check-output"]
+n_before = sum(p.numel() for p in model.parameters())
+L.add_adapter(model, "mrpc", config)  # as if this cell ran twice
+n_adapter = sum(p.numel() for n, p in model.named_parameters() if ".adapters.mrpc." in n)
+print("second injection changed nothing:", n_before == sum(p.numel() for p in model.parameters()))
+print("adapter parameters equal layers x 2 x (2dm + d + m):", n_adapter == L.adapter_parameter_count(model, "mrpc"))
+
+# %% [markdown]
+# ## Freezing the base
+# The paper trains the adapters, the LayerNorm parameters and the task's head; everything else
+# keeps its pretrained value. (The head here is the classifier and the pooler that feeds it:
+# the packaged MiniLM's pooler was never trained for classification.)
+
+# %% tags=["nbval-ignore-output"]
+L.freeze_for_adapters(model)
+adapter_report = L.parameter_report(model)
+print(L.format_parameter_report(adapter_report))
+
+# %% tags=["nbval-check-output"]
+groups_training = {g for g, c in adapter_report["groups"].items() if c["trainable"]}
+print("groups that train:", sorted(groups_training))
+print("every pretrained weight frozen:", adapter_report["groups"]["base"]["trainable"] == 0)
+base_before = L.base_checksum(model)
+
+# %% [markdown]
+# ## Training the adapters
+# `Trainer` from Hugging Face runs the loop: AdamW, linear warm-up and decay, evaluation on the
+# dev set after every epoch, mixed precision on GPUs, and several GPUs under `accelerate launch`
+# with no change here. Batches are grouped by length and padded per batch (dynamic padding).
+# Adapters start near the identity and learn from scratch, so they take a larger learning rate
+# than full fine-tuning (the paper searched $10^{-4}$ to $10^{-3}$).
+
+# %% tags=["nbval-ignore-output"]
+L.set_seed(0)
+steps_per_epoch = -(-len(data["train"]) // profile.batch_size)
+adapter_args = L.training_arguments(
+    str(L.notebook.output_dir("runs", "02-adapter")), epochs=profile.adapter_epochs,
+    learning_rate=profile.adapter_lr, batch_size=profile.batch_size, seed=0,
+    logging_steps=max(1, steps_per_epoch // 4))
+adapter_result = L.train(model, tokenizer, data["train"], data["validation"], adapter_args)
+print(f"adapters: dev accuracy {adapter_result.metrics['eval_accuracy']:.3f}, F1 {adapter_result.metrics['eval_f1']:.3f}, "
+      f"{adapter_result.train_seconds:.0f} s on {adapter_result.device} ({adapter_result.precision})")
+
+# %% [markdown]
+# Did training leave the pretrained weights alone? Compare a checksum of every frozen
+# parameter with the one taken before training.
+
+# %% tags=["nbval-check-output"]
+print("pretrained weights bit-identical after training:", L.base_checksum(model) == base_before)
+
+# %% tags=["nbval-ignore-output"]
+L.plots.plot_training_curves({"Houlsby adapters": adapter_result}, title="Adapter training on MRPC");
+
+# %% [markdown]
+# ## The baseline: full fine-tuning
+# Same model, same data, same batch size and seed, every parameter trained, with the learning
+# rate that suits full fine-tuning of BERT-style models ($3\cdot10^{-5}$) for 3 epochs, as in the
+# BERT paper's recipe for GLUE.
+
+# %% tags=["nbval-ignore-output"]
+L.set_seed(0)
+full_model, _ = L.load_base_model(choice, label_names)
+L.unfreeze_all(full_model)
+full_report = L.parameter_report(full_model)
+full_args = L.training_arguments(
+    str(L.notebook.output_dir("runs", "02-full")), epochs=profile.full_epochs,
+    learning_rate=profile.full_lr, batch_size=profile.batch_size, seed=0,
+    logging_steps=max(1, steps_per_epoch // 4))
+full_result = L.train(full_model, tokenizer, data["train"], data["validation"], full_args)
+print(f"full fine-tuning: dev accuracy {full_result.metrics['eval_accuracy']:.3f}, F1 {full_result.metrics['eval_f1']:.3f}, "
+      f"{full_result.train_seconds:.0f} s")
+
+# %% [markdown]
+# ## Saving the adapter alone
+# A task's adapter file holds the adapter weights, the LayerNorms and the head (all that
+# training changed) in safetensors, plus a JSON config that records the base model, sizes and
+# placement, so loading it into the wrong model fails loudly. Full fine-tuning must store the
+# whole model for every task.
+
+# %% tags=["nbval-ignore-output"]
+adapter_dir = L.save_adapter(model, L.notebook.output_dir("adapters") / "mrpc", task="mrpc")
+adapter_bytes = L.io.adapter_file_size(adapter_dir)
+full_bytes = L.io.model_file_size(full_model)
+print(f"adapter folder {L.notebook.shown(adapter_dir)}: {adapter_bytes / 1e6:.2f} MB")
+print(f"full fine-tuned model:            {full_bytes / 1e6:.1f} MB  ({full_bytes / adapter_bytes:.0f}x larger)")
+
+# %% tags=["nbval-check-output"]
+print("adapter file under 5% of the full model:", adapter_bytes < 0.05 * full_bytes)
+
+# %% [markdown]
+# ## Side by side
+
+# %% tags=["nbval-ignore-output"]
+import pandas as pd
+
+comparison = pd.DataFrame([
+    L.summary_row("Houlsby adapters", adapter_result, adapter_report, adapter_bytes),
+    L.summary_row("full fine-tuning", full_result, full_report, full_bytes),
+]).set_index("method")
+comparison
+
+# %% tags=["nbval-ignore-output"]
+L.plots.plot_training_curves({"Houlsby adapters": adapter_result, "full fine-tuning": full_result},
+                             title=f"MRPC, {choice.display_name}, profile {profile.name}");
+
+# %% tags=["nbval-ignore-output"]
+gap_acc = 100 * (full_result.metrics["eval_accuracy"] - adapter_result.metrics["eval_accuracy"])
+gap_f1 = 100 * (full_result.metrics["eval_f1"] - adapter_result.metrics["eval_f1"])
+print(f"Adapters train {adapter_report['trainable_pct_of_base']:.2f}% of the parameters and land "
+      f"{gap_acc:+.1f} accuracy points and {gap_f1:+.1f} F1 points behind full fine-tuning "
+      f"(negative: ahead), storing {full_bytes / adapter_bytes:.0f}x less per task.")
+
+# %% [markdown]
+# ## Results for the instructor
+# Everything above, as JSON in `outputs/results/02-train.json`.
+
+# %% tags=["nbval-ignore-output"]
+results = {
+    "notebook": "02-Train", "profile": profile.to_dict(), "model": choice.display_name,
+    "offline_default": choice.offline_default, "data": source, "hardware": L.notebook.hardware(),
+    "adapter": {"config": config.to_dict(), **comparison.loc["Houlsby adapters"].to_dict(),
+                "metrics": adapter_result.metrics, "history": adapter_result.history},
+    "full_finetuning": {**comparison.loc["full fine-tuning"].to_dict(), "metrics": full_result.metrics,
+                        "history": full_result.history},
+}
+print("wrote", L.notebook.shown(L.notebook.write_results("02-train", results)))
+
+# %% [markdown]
+# **Next:** `03-Inference.ipynb` loads the saved adapter into a fresh base model, checks that it
+# predicts exactly as the trained one, and serves several tasks from one frozen base.

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The lab's test command (`make test`): the unit tests, then every notebook under nbval in the
+# quick profile, offline, in one pytest run. Quick runs write to a throwaway folder, so they
+# never overwrite the results of a real run in outputs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-.venv/bin/python}
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_VERBOSITY=error TQDM_DISABLE=1 LAB_PROFILE=quick
+export LAB_OUTPUT_DIR="${LAB_OUTPUT_DIR:-$(mktemp -d -t lab-quick-XXXX)}"
+targets=(tests)
+if [ -n "${LAB_DATA_DIR:-}" ]; then
+  targets+=([0-9][0-9]-*.ipynb)
+else
+  echo "NOTE: LAB_DATA_DIR is not set and ../shared/data/glue does not exist, so the notebooks are not"
+  echo "      checked; only the unit tests run (they make their own small data)."
+fi
+exec "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env "${targets[@]}"
