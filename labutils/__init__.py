@@ -13,3 +13,8 @@ from .train import classification_metrics, evaluate, predict_logits, set_seed, s
 from . import cost, io, notebook, plots, profiles
 from .io import load_adapter, save_adapter
 from . import latency
+from . import inference, multitask
+from .multitask import MultiTaskAdapterManager
+from . import recipes
+from . import baselines
+from . import ablation

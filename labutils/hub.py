@@ -104,7 +104,7 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
-    before = hf_logging.get_verbosity()
+    before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise on stderr
     try:
@@ -119,7 +119,8 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
         tokenizer = load_tokenizer(choice)
     finally:
         hf_logging.set_verbosity(before)
-        hf_logging.enable_progress_bar()
+        if bars:
+            hf_logging.enable_progress_bar()
     model.config.lab_base_model = choice.display_name
     return model, tokenizer
 

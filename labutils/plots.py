@@ -68,3 +68,22 @@ def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change whe
     ax.set_title(title, fontsize=10)
     ax.figure.colorbar(image, ax=ax, label="change in dev accuracy (points)")
     return ax
+
+
+def plot_confusion(labels, predictions, label_names, title: str = "Confusion matrix", ax=None):
+    """Counts of (human label, predicted label), annotated, rows = human labels."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    cm = confusion_matrix(labels, predictions, labels=list(range(len(label_names))))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.6))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(len(label_names)), label_names, rotation=20)
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set(xlabel="model", ylabel="human", title=title)
+    return ax

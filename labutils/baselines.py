@@ -1,0 +1,144 @@
+"""The methods adapters are compared with: peft's LoRA, prefix tuning, prompt tuning and IA3,
+built on the same BERT sequence classifier, and the three adapter variants of the lab.
+
+All four peft methods use ``TaskType.SEQ_CLS``, so peft trains (a copy of) the classification
+head next to the method's own parameters and freezes everything else. Default settings follow
+the methods' papers at the size the lab uses; any of them can be overridden by keyword.
+
+A method that cannot run with the installed transformers/peft raises `PeftMethodUnavailable`
+whose message names the cause in one sentence, so a comparison table can keep the row and
+show why it is empty instead of dropping it silently.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+import torch
+from torch import nn
+
+from .config import AdapterConfig
+
+PEFT_METHODS = ("lora", "prefix", "prompt", "ia3")
+
+# IA3 (Liu et al., 2022) rescales keys, values and the FFN's inner activation. In BERT that
+# inner activation is the *input* of layer.N.output.dense (BertOutput). peft's built-in BERT
+# default ("output.dense" as a suffix) also catches layer.N.attention.output.dense, which the
+# paper does not rescale, so the patterns are anchored to the exact module paths instead.
+_IA3_TARGETS = r".*\.layer\.\d+\.(attention\.self\.(key|value)|output\.dense)$"
+_IA3_FEEDFORWARD = r".*\.layer\.\d+\.output\.dense$"
+
+DEFAULT_CONFIGS: Dict[str, dict] = {
+    # LoRA (Hu et al., 2021): rank 8 on the query and value projections, alpha = 2r as is common.
+    "lora": dict(r=8, lora_alpha=16, lora_dropout=0.1, target_modules=["query", "value"]),
+    # Prefix tuning (Li & Liang, 2021): 20 trainable key/value vectors per layer, no reparametrisation.
+    "prefix": dict(num_virtual_tokens=20),
+    # Prompt tuning (Lester et al., 2021): 20 trainable input embeddings, random init (works offline).
+    "prompt": dict(num_virtual_tokens=20),
+    # IA3: learned rescaling vectors, initialised to ones (so the model starts unchanged).
+    "ia3": dict(target_modules=_IA3_TARGETS, feedforward_modules=_IA3_FEEDFORWARD),
+}
+
+
+class PeftMethodUnavailable(RuntimeError):
+    """A peft method cannot run on this model with the installed library versions."""
+
+
+def _peft_config(method: str, **kwargs):
+    """The peft config object for `method`, defaults merged with `kwargs`."""
+    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType
+
+    classes = {"lora": LoraConfig, "prefix": PrefixTuningConfig, "prompt": PromptTuningConfig, "ia3": IA3Config}
+    settings = {**DEFAULT_CONFIGS[method], **kwargs, "task_type": TaskType.SEQ_CLS}
+    return classes[method](**settings)
+
+
+def _versions() -> str:
+    import peft
+    import transformers
+
+    return f"transformers {transformers.__version__}, peft {peft.__version__}"
+
+
+def _explain(method: str, model: nn.Module, error: Exception) -> str:
+    """One sentence on why `method` failed, plus the original error for the curious."""
+    arch = type(model).__name__
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    lowered = text.lower()
+    if method == "prefix" and ("past_key_value" in lowered or "cache" in lowered):
+        cause = (f"prefix tuning feeds its vectors in as past key/values, and {arch} in {_versions()} "
+                 "does not accept them in the form peft passes")
+    elif "target modules" in lowered or "target_modules" in lowered:
+        cause = f"none of {arch}'s modules match the method's target_modules (module names differ)"
+    else:
+        cause = f"peft raised {type(error).__name__} on {arch} with {_versions()}"
+    return f"{method} is unavailable here: {cause}. (Original error: {text})"
+
+
+def _smoke_test(model: nn.Module) -> None:
+    """One forward and backward on a 2x4-token batch, so failures show up at build time."""
+    device = next(model.parameters()).device
+    ids = torch.tensor([[101, 7592, 2088, 102], [101, 2204, 102, 0]], device=device)
+    mask = (ids != 0).long()
+    was_training = model.training
+    model.eval()  # no dropout: the check must not disturb the random state a run relies on
+    try:
+        out = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids),
+                    labels=torch.zeros(2, dtype=torch.long, device=device))
+        out.loss.backward()
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+
+
+def make_peft_model(model: nn.Module, method: str, check: bool = True, **kwargs) -> nn.Module:
+    """Wrap a BERT sequence classifier with a peft method: 'lora', 'prefix', 'prompt' or 'ia3'.
+
+    Keyword arguments override `DEFAULT_CONFIGS[method]`. peft changes `model` in place (it
+    injects layers); pass a copy to keep the original. With `check`, one tiny forward and
+    backward runs first; any failure becomes a `PeftMethodUnavailable` naming the cause.
+    """
+    method = method.lower()
+    if method not in PEFT_METHODS:
+        raise ValueError(f"unknown peft method {method!r}; choose one of {PEFT_METHODS}.")
+    config = _peft_config(method, **kwargs)  # bad keyword arguments are the caller's error: let them raise
+    from peft import get_peft_model
+
+    try:
+        peft_model = get_peft_model(model, config)
+        if check:
+            _smoke_test(peft_model)
+    except Exception as e:  # noqa: BLE001 - every failure here is reported as "method unavailable"
+        raise PeftMethodUnavailable(_explain(method, model, e)) from e
+    return peft_model
+
+
+def trainable_parameter_count(model: nn.Module) -> int:
+    """Parameters with requires_grad, counted once each (peft's modules_to_save copies included)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def adapter_variants(reduction_factor: int = 16) -> Dict[str, AdapterConfig]:
+    """The three adapter layouts the lab compares, with the same bottleneck size m = d / r."""
+    return {
+        # Houlsby et al. (2019): after attention and after the FFN, in sequence.
+        "houlsby": AdapterConfig(reduction_factor=reduction_factor, placement="houlsby"),
+        # Pfeiffer et al. (2021): after the FFN only, half the adapters and about half the cost.
+        "pfeiffer": AdapterConfig(reduction_factor=reduction_factor, placement="ffn"),
+        # He et al. (2022): beside the FFN, fed the sublayer's input; they found scale 4 best for it.
+        "parallel": AdapterConfig(reduction_factor=reduction_factor, placement="ffn", mode="parallel", scaling=4.0),
+    }
+
+
+def build_all(model_factory: Callable[[], nn.Module], methods=PEFT_METHODS) -> Dict[str, object]:
+    """method -> peft model, or the `PeftMethodUnavailable` that explains why there is none.
+
+    `model_factory` returns a fresh base model each call, since peft modifies what it wraps.
+    """
+    built = {}
+    for method in methods:
+        try:
+            built[method] = make_peft_model(model_factory(), method)
+        except PeftMethodUnavailable as e:
+            built[method] = e
+    return built
+

@@ -1,0 +1,140 @@
+"""One frozen base model serving many tasks, each a small adapter folder.
+
+A task is more than its adapter: its LayerNorms and its classification head trained too. The
+manager keeps each task's LayerNorm and head tensors beside the model and swaps them in
+(together with the active adapter) when the task changes. The base weights are shared and
+never copied.
+
+    manager = MultiTaskAdapterManager(model, tokenizer)
+    manager.register("mrpc", "outputs/adapters/mrpc")
+    manager.register("sst2", "outputs/adapters/sst2")
+    manager.predict("sst2", ["a gripping film"])            # one task
+    manager.predict_mixed([("mrpc", a, b), ("sst2", s, None)])  # mixed batch, grouped by task
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .freeze import parameter_group
+from .inference import predict_proba
+from .io import adapter_file_size, load_adapter, read_adapter_config, task_state
+from .model import adapter_configs, set_active_adapter
+
+
+@dataclass
+class TaskEntry:
+    """What the manager keeps per task besides the adapter inside the model."""
+    label_names: list
+    shared_state: dict        # LayerNorm and head tensors of this task (cloned)
+    folder: Optional[Path]
+    file_bytes: int
+
+
+def _set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
+    """Give the model a classifier (of the right width) and config for these labels."""
+    n = len(label_names)
+    head = model.classifier
+    if head.out_features != n:
+        model.classifier = nn.Linear(head.in_features, n).to(device=head.weight.device, dtype=head.weight.dtype)
+    model.num_labels = n
+    model.config.num_labels = n
+    model.config.id2label = dict(enumerate(label_names))
+    model.config.label2id = {name: i for i, name in enumerate(label_names)}
+
+
+class MultiTaskAdapterManager:
+    """Register tasks from adapter folders, switch the active task by name, predict in batches."""
+
+    def __init__(self, model: nn.Module, tokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.tasks: dict[str, TaskEntry] = {}
+        self.active: Optional[str] = None
+
+    def register(self, task: str, folder) -> dict:
+        """Load the adapter folder for `task` into the shared model; returns its metadata."""
+        if task in self.tasks:
+            raise ValueError(f"task {task!r} is already registered; pick another name.")
+        meta = read_adapter_config(folder)
+        _set_head_labels(self.model, meta["label_names"])
+        load_adapter(self.model, folder, name=task, set_active=True)
+        shared = {k: v.detach().clone() for k, v in task_state(self.model, task).items()
+                  if parameter_group(k) != "adapters"}
+        self.tasks[task] = TaskEntry(list(meta["label_names"]), shared, Path(folder), adapter_file_size(folder))
+        self.active = task
+        return meta
+
+    def switch(self, task: str) -> None:
+        """Make `task` the one the model runs: its adapter, LayerNorms and head."""
+        if task not in self.tasks:
+            raise KeyError(f"unknown task {task!r}; registered: {sorted(self.tasks)}.")
+        if task == self.active:
+            return
+        entry = self.tasks[task]
+        _set_head_labels(self.model, entry.label_names)
+        params = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for name, value in entry.shared_state.items():
+                params[name].copy_(value)
+        set_active_adapter(self.model, task)
+        self.active = task
+
+    def predict(self, task: str, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
+                batch_size: int = 32) -> np.ndarray:
+        """Class probabilities for `task`'s inputs (single sentences or pairs)."""
+        self.switch(task)
+        return predict_proba(self.model, self.tokenizer, texts_a, texts_b, batch_size=batch_size)
+
+    def predict_mixed(self, items: Sequence[tuple], batch_size: int = 32) -> list:
+        """Predictions for (task, text_a, text_b_or_None) items, in the order given.
+
+        Items are grouped by task (one switch per task), and within a task by whether they
+        are pairs, then put back in their original positions. Each result is a dict with the
+        task, the predicted label and its probability.
+        """
+        results: list = [None] * len(items)
+        groups: dict = {}
+        for i, (task, a, b) in enumerate(items):
+            if task not in self.tasks:
+                raise KeyError(f"item {i}: unknown task {task!r}; registered: {sorted(self.tasks)}.")
+            groups.setdefault((task, b is None), []).append(i)
+        for (task, single), idxs in groups.items():
+            probs = self.predict(task, [items[i][1] for i in idxs],
+                                 None if single else [items[i][2] for i in idxs], batch_size=batch_size)
+            names = self.tasks[task].label_names
+            for i, p in zip(idxs, probs):
+                k = int(p.argmax())
+                results[i] = {"task": task, "label": names[k], "probability": float(p[k])}
+        return results
+
+    def describe(self, task: str, text_a: str, text_b: Optional[str] = None) -> str:
+        """One line for a person (and for the interactive demo): 'equivalent (p = 0.93)'."""
+        if not text_a.strip():
+            return "type a sentence first"
+        probs = self.predict(task, [text_a], [text_b] if text_b and text_b.strip() else None)[0]
+        k = int(probs.argmax())
+        return f"{self.tasks[task].label_names[k]} (p = {probs[k]:.2f})"
+
+    def storage_table(self, full_model_bytes: int):
+        """N tasks as adapter folders versus N fully fine-tuned models, in MB."""
+        import pandas as pd
+
+        rows = [{"task": t, "adapter folder (MB)": e.file_bytes / 1e6, "full model (MB)": full_model_bytes / 1e6}
+                for t, e in self.tasks.items()]
+        base = full_model_bytes / 1e6
+        rows.append({"task": f"all {len(self.tasks)} tasks",
+                     "adapter folder (MB)": base + sum(e.file_bytes for e in self.tasks.values()) / 1e6,
+                     "full model (MB)": len(self.tasks) * base})
+        table = pd.DataFrame(rows).set_index("task").round(2)
+        table.attrs["note"] = "the adapter total includes one shared copy of the base model"
+        return table
+
+    def __repr__(self) -> str:
+        names = ", ".join(f"{t}{'*' if t == self.active else ''}" for t in self.tasks)
+        return f"MultiTaskAdapterManager(tasks=[{names}], adapters in model={sorted(adapter_configs(self.model))})"

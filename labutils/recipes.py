@@ -1,0 +1,50 @@
+"""End-to-end recipes the notebooks call once the idea has been shown in full: train one
+task's adapter on a fresh base model and save it, or reuse the saved one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import AdapterConfig
+from .data import load_glue, subsample, task_spec, tokenize
+from .freeze import freeze_for_adapters
+from .hub import ModelChoice, load_base_model
+from .io import CONFIG_FILE, AdapterFileError, read_adapter_config, save_adapter
+from .model import add_adapter
+from .train import set_seed, train, training_arguments
+
+
+def saved_adapter_matches(folder, choice: ModelChoice, config: AdapterConfig) -> bool:
+    """True if `folder` holds an adapter for this base model with this config (safe to reuse)."""
+    if not (Path(folder) / CONFIG_FILE).is_file():
+        return False
+    try:
+        meta = read_adapter_config(folder)
+    except AdapterFileError:
+        return False
+    return meta["base_model"] == choice.display_name and meta["adapter"] == config.to_dict()
+
+
+def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: AdapterConfig, train_rows, eval_rows,
+                       epochs: float, learning_rate: float, batch_size: int = 32, max_length: int = 128,
+                       seed: int = 0, output_dir: str = "outputs/runs") -> dict:
+    """Train `task`'s adapter (with LayerNorms and head) on a fresh base and save it to `folder`.
+
+    Returns the dev metrics and training time.
+    """
+    spec = task_spec(task)
+    ds, _ = load_glue(task)
+    ds["train"] = subsample(ds["train"], train_rows, seed=seed)
+    ds["validation"] = subsample(ds["validation"], eval_rows, seed=seed)
+    set_seed(seed)
+    model, tokenizer = load_base_model(choice, spec.label_names)
+    add_adapter(model, task, config)
+    freeze_for_adapters(model)
+    data = tokenize(ds, tokenizer, task, max_length=max_length)
+    steps = -(-len(data["train"]) // batch_size)
+    args = training_arguments(f"{output_dir}/{task}", epochs=epochs, learning_rate=learning_rate,
+                              batch_size=batch_size, seed=seed, logging_steps=max(1, steps // 4))
+    result = train(model, tokenizer, data["train"], data["validation"], args)
+    save_adapter(model, folder, name=task, task=task)
+    return {"task": spec.name, "train rows": len(data["train"]), "dev rows": len(data["validation"]),
+            "dev accuracy": result.metrics["eval_accuracy"], "dev F1": result.metrics["eval_f1"],
+            "train time (s)": result.train_seconds, "trained now": True}

@@ -1,0 +1,305 @@
+# %% [markdown]
+# # 03 · Inference: adapter files, predictions you can check, one base model for many tasks
+#
+# **Adapter Layers lab**, notebook 3 of 4. The promise of adapters is *modularity*: one frozen
+# base model, and a small file per task that can be loaded and switched at will. In this
+# notebook you will
+# 1. load the MRPC adapter saved by `02-Train` into a fresh base model and check it predicts
+#    exactly as the model that was trained,
+# 2. judge sentence pairs: probabilities, a confusion matrix, the most confident mistakes,
+# 3. serve three tasks (MRPC, SST-2, RTE) from one frozen base, switching by name and
+#    answering a mixed batch,
+# 4. measure what adapters cost at inference, and what skipping them in the lowest layers
+#    (AdapterDrop) saves,
+# 5. try it yourself in a small interactive demo.
+
+# %% tags=["parameters"]
+import os
+
+# Run profile: "full" (the real lab) or "quick" (tiny, for CI). LAB_PROFILE overrides.
+PROFILE = os.environ.get("LAB_PROFILE", "full")
+
+# %% tags=["nbval-ignore-output"]
+import json
+
+import numpy as np
+import pandas as pd
+import torch
+
+import labutils as L
+
+profile = L.notebook.start(PROFILE)
+choice = L.resolve_model()
+print(choice.banner())
+print(L.notebook.hardware())
+
+# %% [markdown]
+# ## 1 · Loading the MRPC adapter
+# `02-Train` saved the adapter folder `outputs/adapters/mrpc`: the adapter weights, the
+# LayerNorms and the classifier head in safetensors, and a JSON file describing them. If it is
+# missing (you opened this notebook first), a small adapter is trained here so the notebook can
+# go on; run `02-Train` for the real one.
+
+# %% tags=["nbval-ignore-output"]
+mrpc, source = L.load_glue("mrpc")
+label_names = mrpc["train"].features["label"].names
+dev_raw = L.subsample(mrpc["validation"], profile.eval_rows, seed=0)
+mrpc_config = L.AdapterConfig(reduction_factor=profile.reduction_factor, placement="houlsby")
+mrpc_dir = L.notebook.output_dir("adapters") / "mrpc"
+if not L.recipes.saved_adapter_matches(mrpc_dir, choice, mrpc_config):
+    print(f"NOTE: no MRPC adapter from 02-Train for {choice.display_name}; training a small one here "
+          "(quick recipe). Run 02-Train.ipynb for the real adapter.")
+    quick = L.profiles.get_profile("quick")
+    L.recipes.train_task_adapter(choice, "mrpc", mrpc_dir, config=mrpc_config, train_rows=quick.train_rows,
+                                 eval_rows=profile.eval_rows, epochs=quick.adapter_epochs,
+                                 learning_rate=quick.adapter_lr, batch_size=quick.batch_size,
+                                 output_dir=str(L.notebook.output_dir("runs")))
+meta = json.loads((mrpc_dir / L.io.CONFIG_FILE).read_text())
+print(json.dumps({k: meta[k] for k in ("task", "base_model", "hidden_size", "num_hidden_layers", "bottleneck",
+                                       "label_names", "format_version")}, indent=1))
+
+# %% [markdown]
+# The JSON records what the adapter needs: the base model, its width and depth, the placement
+# and bottleneck. Loading checks all of it and every tensor's shape *before* touching the model,
+# so a file made for another model fails with a message that names the mismatch:
+
+# %% tags=["nbval-check-output"]
+model, tokenizer = L.load_base_model(choice, label_names)
+L.load_adapter(model, mrpc_dir)
+print("active adapter:", L.active_adapter(model))
+
+wrong = L.load_base_model(choice, label_names)[0]
+L.add_adapter(wrong, "mrpc", L.AdapterConfig(reduction_factor=profile.reduction_factor, placement="ffn"))
+try:
+    L.load_adapter(wrong, mrpc_dir)
+except L.io.AdapterFileError as err:
+    print("refused:", str(err).split(":")[1].strip())
+del wrong
+
+# %% [markdown]
+# **Does the loaded model predict exactly as the trained one?** Two checks. First, a round
+# trip: save the loaded adapter again, load it into another fresh base model, and compare the
+# logits on the dev set. Second, compare the dev accuracy and loss with what `02-Train`
+# recorded for the model it trained, when its results file is there.
+
+# %% tags=["nbval-check-output"]
+dev = L.tokenize(dev_raw, tokenizer, "mrpc", max_length=profile.max_length)
+logits = L.predict_logits(model, tokenizer, dev)
+copy_dir = L.save_adapter(model, L.notebook.output_dir("adapters") / "mrpc-roundtrip")
+twin = L.load_base_model(choice, label_names)[0]
+L.load_adapter(twin, copy_dir)
+twin_logits = L.predict_logits(twin, tokenizer, dev)
+print("round trip: identical logits:", np.array_equal(logits, twin_logits))
+del twin
+
+# %% tags=["nbval-ignore-output"]
+labels = np.array(dev_raw["label"])
+dev_loss = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(labels)).item()
+dev_acc = float((logits.argmax(-1) == labels).mean())
+recorded_path = L.notebook.output_dir("results") / "02-train.json"
+if recorded_path.exists():
+    recorded = json.loads(recorded_path.read_text())["adapter"]["metrics"]
+    print(f"02-Train recorded: accuracy {recorded['eval_accuracy']:.4f}, loss {recorded['eval_loss']:.5f}")
+    print(f"reloaded here:     accuracy {dev_acc:.4f}, loss {dev_loss:.5f}")
+    print("same model as trained:", abs(recorded["eval_accuracy"] - dev_acc) < 1e-9 and abs(recorded["eval_loss"] - dev_loss) < 1e-4)
+else:
+    print(f"no results from 02-Train here; reloaded adapter: accuracy {dev_acc:.4f}, loss {dev_loss:.5f}")
+
+# %% [markdown]
+# ## 2 · Judging sentence pairs
+# Start with pairs you can judge yourself. The model gives a probability for each label.
+
+# %% tags=["nbval-ignore-output"]
+pairs = [
+    ("The company posted a profit of $2 million in the third quarter.",
+     "Third-quarter profit at the company was $2 million."),
+    ("The senator will visit Paris next week.", "Next week the senator travels to Paris."),
+    ("The senator will visit Paris next week.", "The senator visited Paris last year."),
+    ("Shares of the bank fell 4 percent on Tuesday.", "The bank's shares rose sharply on Tuesday."),
+    ("He said the plan would cut costs by a third.", "The weather was cold and wet all week."),
+]
+probs = L.inference.predict_proba(model, tokenizer, [a for a, _ in pairs], [b for _, b in pairs])
+pd.DataFrame({"sentence1": [a for a, _ in pairs], "sentence2": [b for _, b in pairs],
+              "prediction": [L.inference.describe_prediction(p, label_names) for p in probs]})
+
+# %% [markdown]
+# Now dev pairs, next to the human labels:
+
+# %% tags=["nbval-ignore-output"]
+dev_probs = torch.softmax(torch.tensor(logits), -1).numpy()
+show = dev_raw.select(range(8))
+pd.DataFrame({"sentence1": show["sentence1"], "sentence2": show["sentence2"],
+              "human": [label_names[y] for y in show["label"]],
+              "model": [L.inference.describe_prediction(p, label_names) for p in dev_probs[:8]]})
+
+# %% tags=["nbval-ignore-output"]
+metrics = L.classification_metrics(labels, dev_probs.argmax(-1))
+print(f"dev accuracy {metrics['accuracy']:.3f}   F1 {metrics['f1']:.3f}   ({len(labels)} pairs)")
+L.plots.plot_confusion(labels, dev_probs.argmax(-1), label_names, title="MRPC dev: confusion matrix");
+
+# %% [markdown]
+# **Error analysis.** The most useful mistakes to read are the ones the model was surest of:
+# they show what it has not learned (numbers that differ, a negation, a detail added to one
+# sentence).
+
+# %% tags=["nbval-ignore-output"]
+L.inference.confident_mistakes(dev_raw, dev_probs, label_names, k=8)
+
+# %% [markdown]
+# ## 3 · One base model, three tasks
+# Each task gets its own adapter, LayerNorms and head, trained on a fresh copy of the base and
+# saved as its own small folder. The SST-2 (sentiment) and RTE (entailment) adapters are trained
+# here on a subset (`task_train_rows` in the profile), or reused if this notebook saved them
+# before.
+
+# %% tags=["nbval-ignore-output"]
+from tqdm.auto import tqdm
+
+task_dirs = {"mrpc": mrpc_dir}
+task_runs = []
+for task in tqdm(["sst2", "rte"], desc="task adapters"):
+    folder = L.notebook.output_dir("adapters") / task
+    config = L.AdapterConfig(reduction_factor=profile.reduction_factor, placement="houlsby")
+    if L.recipes.saved_adapter_matches(folder, choice, config):
+        task_runs.append({"task": task, "trained now": False})
+    else:
+        task_runs.append(L.recipes.train_task_adapter(
+            choice, task, folder, config=config, train_rows=profile.task_train_rows, eval_rows=profile.eval_rows,
+            epochs=profile.task_epochs, learning_rate=profile.adapter_lr, batch_size=profile.batch_size,
+            max_length=profile.max_length, output_dir=str(L.notebook.output_dir("runs"))))
+    task_dirs[task] = folder
+pd.DataFrame(task_runs)
+
+# %% [markdown]
+# `MultiTaskAdapterManager` loads all three folders into **one** fresh base model. Switching
+# task swaps the active adapter and that task's LayerNorms and head; the base weights are
+# shared and never copied.
+
+# %% tags=["nbval-check-output"]
+base, tokenizer = L.load_base_model(choice, label_names)
+manager = L.MultiTaskAdapterManager(base, tokenizer)
+for task, folder in task_dirs.items():
+    manager.register(task, folder)
+print(manager)
+base_sum = L.base_checksum(base)
+for task in ["sst2", "mrpc", "rte", "mrpc"]:
+    manager.switch(task)
+print("switching tasks leaves the shared base weights untouched:", L.base_checksum(base) == base_sum)
+
+# %% [markdown]
+# Each task on its own dev set, through the same model object:
+
+# %% tags=["nbval-ignore-output"]
+rows = []
+for task in tqdm(task_dirs, desc="evaluating"):
+    ds, _ = L.load_glue(task)
+    dev_t = L.subsample(ds["validation"], profile.eval_rows, seed=0)
+    cols = L.task_spec(task).text_columns
+    p = manager.predict(task, list(dev_t[cols[0]]), list(dev_t[cols[1]]) if len(cols) > 1 else None)
+    m = L.classification_metrics(dev_t["label"], p.argmax(-1))
+    majority = max(np.mean(np.array(dev_t["label"]) == k) for k in set(dev_t["label"]))
+    rows.append({"task": L.task_spec(task).name, "dev pairs": len(dev_t), "accuracy": round(m["accuracy"], 3),
+                 "F1": round(m["f1"], 3), "majority-class accuracy": round(majority, 3)})
+pd.DataFrame(rows).set_index("task")
+
+# %% [markdown]
+# A **mixed batch**: requests tagged with their task, as a service would receive them. The
+# manager groups them by task (one switch per task), runs each group, and returns the answers in
+# the order they came.
+
+# %% tags=["nbval-ignore-output"]
+requests = [
+    ("sst2", "A gripping, beautifully acted film.", None),
+    ("mrpc", "The firm's profit rose 5 percent.", "Profit at the firm increased by 5 percent."),
+    ("rte", "A man is playing a guitar on stage.", "A man is performing music."),
+    ("sst2", "Two hours I will never get back.", None),
+    ("mrpc", "The talks ended without a deal.", "Negotiators reached an agreement on Friday."),
+]
+answers = manager.predict_mixed(requests)
+pd.DataFrame([{"task": t, "input": a + (f"  ||  {b}" if b else ""), "answer": r["label"],
+               "p": round(r["probability"], 2)} for (t, a, b), r in zip(requests, answers)])
+
+# %% tags=["nbval-check-output"]
+print("answers in request order:", [r["task"] for r in answers] == [t for t, _, _ in requests])
+
+# %% [markdown]
+# **Storage.** Three tasks as adapters need the base model once plus three small folders; three
+# fully fine-tuned models need three full copies.
+
+# %% tags=["nbval-ignore-output"]
+full_bytes = L.io.model_file_size(L.load_base_model(choice, label_names)[0])  # one plain model
+manager.storage_table(full_bytes)
+
+# %% [markdown]
+# ## 4 · What adapters cost at inference
+# Adapters add two small matrix multiplications per sublayer. How much time is that? And
+# *AdapterDrop* (Rücklé et al., 2021) skips the adapters in the lowest k layers at inference,
+# which saves their cost (and, when trained that way, lets the lower layers' outputs be shared
+# across tasks). Timings: median of repeated forward passes on synthetic batches of 128 tokens.
+
+# %% tags=["nbval-ignore-output"]
+device = L.pick_device()
+manager.switch("mrpc")
+model_d = base.to(device)
+n_layers = len(L.encoder_layers(model_d))
+repeats = 3 if profile.name == "quick" else 7
+lat_rows = []
+for bs in (1, 32):
+    batch = L.latency.synthetic_batch(tokenizer, bs, 128, device)
+    L.set_active_adapter(model_d, None)
+    lat_rows.append({"batch": bs, "setting": "base model alone", "k": None,
+                     **L.latency.measure_latency(model_d, batch, repeats=repeats)})
+    L.set_active_adapter(model_d, "mrpc")
+    for k in tqdm(range(n_layers + 1), desc=f"batch {bs}"):
+        with L.adapters_skipped(model_d, range(k)):
+            label = "adapters in every layer" if k == 0 else f"AdapterDrop: skip lowest {k}"
+            lat_rows.append({"batch": bs, "setting": label, "k": k,
+                             **L.latency.measure_latency(model_d, batch, repeats=repeats)})
+latency = pd.DataFrame(lat_rows)
+base_ms = latency[latency.k.isna()].set_index("batch")["median_ms"]
+latency["x base"] = (latency["median_ms"] / latency["batch"].map(base_ms)).round(3)
+print(f"device: {L.device_summary(device)}")
+latency.drop(columns=["min_ms", "max_ms", "repeats"]).round(2)
+
+# %% tags=["nbval-ignore-output"]
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(6.5, 3.4))
+for bs, part in latency[latency.k.notna()].groupby("batch"):
+    ax.plot(part["k"], part["x base"], "o-", label=f"batch {bs}")
+ax.axhline(1.0, color="k", lw=0.8, ls="--", label="base model alone")
+ax.set(xlabel="k: adapters skipped in the lowest k layers", ylabel="latency / base latency",
+       title=f"Adapter cost at inference ({L.device_summary(device)})")
+ax.legend()
+ax.grid(alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# Skipping adapters changes the function, of course: how much accuracy each span of layers
+# carries is the subject of `04-Ablations`.
+#
+# ## 5 · Try it yourself
+# Type two sentences (or one, for SST-2) and pick a task. The widget only calls
+# `manager.describe(task, text_a, text_b)`, which the tests check directly.
+
+# %% tags=["nbval-ignore-output"]
+import ipywidgets as widgets
+
+text_a = widgets.Textarea(value="The firm's profit rose 5 percent.", description="sentence 1")
+text_b = widgets.Textarea(value="Profit at the firm increased by 5 percent.", description="sentence 2")
+task_pick = widgets.Dropdown(options=list(manager.tasks), value="mrpc", description="task")
+answer = widgets.HTML()
+
+
+def update(_=None):
+    answer.value = f"<b>{manager.describe(task_pick.value, text_a.value, text_b.value)}</b>"
+
+
+for w in (text_a, text_b, task_pick):
+    w.observe(update, names="value")
+update()
+widgets.VBox([task_pick, text_a, text_b, answer])
+
+# %% [markdown]
+# **Next:** `04-Ablations.ipynb` measures which layers' adapters matter, and how robust adapters
+# are to their initialisation scale, size and placement.
