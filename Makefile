@@ -12,7 +12,9 @@ PROFILE ?= full
 LAB_DATA_DIR ?= $(if $(wildcard ../shared/data/glue),$(abspath ../shared/data/glue),)
 NOTEBOOKS := $(sort $(wildcard [0-9][0-9]-*.ipynb))
 
-export LAB_DATA_DIR
+# Passive OpenMP waits: spinning threads collapse throughput when anything else shares the cores.
+OMP_WAIT_POLICY ?= PASSIVE
+export LAB_DATA_DIR OMP_WAIT_POLICY
 
 .PHONY: install lab test unit notebooks-commit clean
 

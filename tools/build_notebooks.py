@@ -6,7 +6,9 @@
 
 The .ipynb files at the top level are what students open; they are rebuilt from these
 sources (without outputs) and then executed by `make lab-commit`, which stores a real run.
-Usage: python tools/build_notebooks.py [NAME ...]
+Usage: python tools/build_notebooks.py [--markdown-only] [NAME ...]
+  --markdown-only  update only the prose of an executed notebook, keeping its outputs; refused
+                   when any code cell differs from its source (then the notebook must be re-run).
 """
 import json
 import re
@@ -57,8 +59,25 @@ def build(src: Path) -> Path:
     return target
 
 
+def update_markdown(src: Path) -> Path:
+    target = ROOT / f"{src.stem}.ipynb"
+    nb = nbformat.read(target, as_version=4)
+    fresh = parse(src.read_text())
+    if len(fresh) != len(nb.cells) or any(
+            a.cell_type != b.cell_type or (a.cell_type == "code" and a.source != b.source)
+            for a, b in zip(fresh, nb.cells)):
+        raise SystemExit(f"{target.name}: code cells differ from {src.name}; rebuild and re-run it instead.")
+    for a, b in zip(fresh, nb.cells):
+        if b.cell_type == "markdown":
+            b.source = a.source
+    nbformat.write(nb, target)
+    return target
+
+
 if __name__ == "__main__":
-    names = sys.argv[1:]
+    args = sys.argv[1:]
+    markdown_only = "--markdown-only" in args
+    names = [a for a in args if a != "--markdown-only"]
     for src in sorted(SRC.glob("*.py")):
         if not names or any(src.stem.startswith(n) for n in names):
-            print("built", build(src).name)
+            print("updated" if markdown_only else "built", (update_markdown if markdown_only else build)(src).name)

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-.venv/bin/python}
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_VERBOSITY=error TQDM_DISABLE=1 LAB_PROFILE=quick
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_VERBOSITY=error TQDM_DISABLE=1 LAB_PROFILE=quick
 export LAB_OUTPUT_DIR="${LAB_OUTPUT_DIR:-$(mktemp -d -t lab-quick-XXXX)}"
 targets=(tests)
 if [ -n "${LAB_DATA_DIR:-}" ]; then
