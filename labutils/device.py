@@ -36,7 +36,8 @@ def device_summary(device: str) -> str:
         return torch.cuda.get_device_name(0)
     if device == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"
 
 
 class PeakMemory:
