@@ -5,7 +5,7 @@ Houlsby et al. (2019, Section 3.6) ask which adapters matter and how robust they
 * **Layer-span ablation** (their Figure 6): train adapters in every layer once, then switch
   off the adapters in every contiguous span of layers [first, last] *without retraining* and
   see how much dev accuracy drops (`span_accuracy`, `span_ablation`).
-* **Initialisation scale and bottleneck size** (their Figure 7): train one adapter per
+* **Initialisation scale and bottleneck size** (their Section 3.6): train one adapter per
   setting and seed (`train_variant`).
 
 The lab adds two later variants built from the same parts: adapters running *parallel* to the
@@ -40,7 +40,7 @@ from .device import pick_device, pick_precision
 from .freeze import freeze_for_adapters, parameter_report
 from .hub import ModelChoice, load_base_model
 from .latency import measure_latency, synthetic_batch
-from .model import (adapter_configs, adapter_parameter_count, adapter_sublayers, adapters_skipped, add_adapter,
+from .model import (adapter_parameter_count, adapter_sublayers, adapters_skipped, add_adapter,
                     encoder_layers)
 from .train import evaluate, set_seed, train, training_arguments
 
@@ -253,18 +253,28 @@ class Budget:
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "seeds"}
 
 
+_FINGERPRINTS: dict = {}  # datasets' own per-process fingerprint -> our content digest
+
+
 def data_fingerprint(dataset) -> str:
     """A digest of a tokenised dataset's token ids and labels.
 
     Names the exact rows a run saw, so a cached result is reused only for the same subset,
-    tokenizer and truncation.
+    tokenizer and truncation. (`datasets`' own `_fingerprint` is not stable across processes
+    for in-memory data, so it only serves to remember the digest within one session.)
     """
+    own = getattr(dataset, "_fingerprint", None)
+    if own is not None and own in _FINGERPRINTS:
+        return _FINGERPRINTS[own]
     h = hashlib.sha256()
     for ids in dataset["input_ids"]:
         h.update(np.asarray(ids, dtype=np.int64).tobytes())
         h.update(b"|")  # row boundary: [1, 2][3] and [1][2, 3] must differ
     h.update(np.asarray(list(dataset["label"]), dtype=np.int64).tobytes())
-    return h.hexdigest()[:16]
+    digest = h.hexdigest()[:16]
+    if own is not None:
+        _FINGERPRINTS[own] = digest
+    return digest
 
 
 def freeze_layers_below(model, first_layer: int) -> None:

@@ -8,8 +8,8 @@
 #
 # 1. **Which layers' adapters matter?** Train adapters in every layer once, then switch them off
 #    in every span of layers without retraining (the paper's Figure 6).
-# 2. **Initialisation scale**: how near the identity must an adapter start? (Figure 7)
-# 3. **Bottleneck size m**: how small can the adapter be? (Figure 7)
+# 2. **Initialisation scale**: how near the identity must an adapter start? (Section 3.6)
+# 3. **Bottleneck size m**: how small can the adapter be? (Section 3.6)
 # 4. **Placement**: after attention, after the FFN, both (Houlsby), beside the sublayer instead
 #    of after it (*parallel* adapters, He et al. 2022), or only in the top layers.
 # 5. **AdapterDrop** (Rücklé et al. 2021): no adapters in the lowest k layers, so training need
@@ -197,7 +197,7 @@ print(f"Spans inside the lower {half} layers cost {lower_cost:+.1f} points on av
          else "about the same for both halves."))
 
 # %% [markdown]
-# ## 2 · Initialisation scale (paper, Figure 7)
+# ## 2 · Initialisation scale (paper, Section 3.6)
 # Both projections start from a normal distribution with standard deviation $\sigma$ and zero
 # biases. With a small $\sigma$ the adapter's output is tiny, the skip connection carries the
 # input through, and the pretrained network starts undisturbed. How small must $\sigma$ be?
@@ -255,7 +255,7 @@ print(f"σ ≤ 1e-2: mean dev accuracy {small.min():.1f}% to {small.max():.1f}% 
       f"σ = 1e-1: {mean_acc[1e-1]:.1f}%; σ = 1: {mean_acc[1.0]:.1f}% (majority class {100 * majority:.1f}%).")
 
 # %% [markdown]
-# ## 3 · Bottleneck size m (paper, Figure 7)
+# ## 3 · Bottleneck size m (paper, Section 3.6)
 # The bottleneck sets the cost: each adapter has $2dm + d + m$ parameters. The paper found
 # accuracy nearly flat across sizes from 8 to 256: the adapter's capacity is rarely what limits
 # it. Note the training time too: with a frozen base, the adapters are a small part of the
@@ -287,7 +287,7 @@ ax.set(xlabel="trainable parameters, % of the base model (log scale)", title="Ac
 # %% [markdown]
 # ## 4 · Placement: where should the adapter sit?
 # * **attention only / FFN only**: one adapter per layer instead of two (half the parameters).
-#   Pfeiffer et al. (2021) found the FFN one does most of the work.
+#   Pfeiffer et al. (2021) found one adapter after the FFN nearly as good as two.
 # * **Houlsby (both)**: the paper's choice.
 # * **parallel** (He et al., 2022): same places and size as Houlsby, but the adapter reads the
 #   sublayer's *input* and its output is added beside the sublayer's, instead of transforming

@@ -1,0 +1,286 @@
+"""Ablation machinery: span switching turns off exactly the chosen layers' adapters and back on,
+the heatmap draws only the upper triangle, finished runs are cached under a stable key and
+reused, and AdapterDrop's freezing really stops the backward pass."""
+import copy
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+import labutils as L
+from labutils import ablation as A
+from conftest import make_tiny_model
+
+N_LAYERS = 3
+
+
+def logits(model, batch):
+    model.eval()
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+def trained_like(seed=0):
+    """A tiny model whose Houlsby adapters have weights large enough to matter in every layer."""
+    model = make_tiny_model(seed=seed, layers=N_LAYERS)
+    L.add_adapter(model, "mrpc", L.AdapterConfig(bottleneck=4, init_std=0.5))
+    return model.eval()
+
+
+def without_adapters_in(model, layers):
+    """A copy of `model` whose adapter-carrying sublayers in `layers` are the original BERT modules."""
+    ref = copy.deepcopy(model)
+    for i, layer in enumerate(L.encoder_layers(ref)):
+        if i in layers:
+            layer.attention.output = layer.attention.output._original
+            layer.output = layer.output._original
+    return ref
+
+
+# ---------------------------------------------------------------------------------------------
+# Span ablation
+# ---------------------------------------------------------------------------------------------
+
+def test_spans_are_all_contiguous_ranges():
+    assert A.spans(3) == [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
+    assert len(A.spans(12)) == 12 * 13 // 2
+
+
+def test_each_span_switches_off_exactly_its_layers(batch):
+    model = trained_like()
+    all_on = logits(model, batch)
+    seen = {}
+
+    def score(m):
+        key = tuple(L.skipped_layers(m))
+        seen[key] = logits(m, batch)
+        return float(len(key))
+
+    baseline, matrix = A.span_scores(model, score, progress=False)
+    assert baseline == 0.0 and seen[()].equal(all_on)
+    expected = {tuple(range(f, l + 1)) for f, l in A.spans(N_LAYERS)}
+    assert set(seen) - {()} == expected
+    for span in expected:
+        reference = logits(without_adapters_in(model, set(span)), batch)
+        torch.testing.assert_close(seen[span], reference, rtol=0, atol=1e-6)
+        # ... and the adapters mattered, so the comparison could have failed.
+        assert not torch.allclose(seen[span], all_on, atol=1e-4)
+    # The matrix is indexed [first, last] and holds the score of that span.
+    for f, l in A.spans(N_LAYERS):
+        assert matrix[f, l] == l - f + 1
+    assert A.is_upper_triangular(matrix)
+    # Every adapter is back on afterwards.
+    assert L.skipped_layers(model) == []
+    torch.testing.assert_close(logits(model, batch), all_on, rtol=0, atol=0)
+
+
+def test_span_scores_restores_a_previous_skip_state(batch):
+    model = trained_like()
+    L.set_skipped_layers(model, [1])
+    before = logits(model, batch)
+    baselines = []
+    A.span_scores(model, lambda m: baselines.append(L.skipped_layers(m)) or 0.0, progress=False)
+    assert baselines[0] == []  # the baseline is measured with every adapter on
+    assert L.skipped_layers(model) == [1]
+    torch.testing.assert_close(logits(model, batch), before, rtol=0, atol=0)
+
+
+@pytest.fixture
+def tiny_data(glue_dir, tokenizer):
+    ds, _ = L.load_glue("mrpc", data_dir=str(glue_dir))
+    return L.tokenize(ds, tokenizer, "mrpc")
+
+
+def test_span_ablation_is_accuracy_change_in_points(tiny_data, tokenizer):
+    model = trained_like(seed=1)
+    dev = tiny_data["validation"]
+    delta = A.span_ablation(model, tokenizer, dev, progress=False)
+    base = 100 * L.evaluate(model, tokenizer, dev)["accuracy"]
+    for f, l in A.spans(N_LAYERS):
+        ref = without_adapters_in(model, set(range(f, l + 1)))
+        assert delta[f, l] == pytest.approx(100 * L.evaluate(ref, tokenizer, dev)["accuracy"] - base)
+    assert A.is_upper_triangular(delta)
+
+
+def test_majority_rate():
+    assert A.majority_rate([0, 1, 1, 1]) == 0.75
+    assert A.majority_rate(np.array([2, 2, 0])) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        A.majority_rate([])
+
+
+def test_upper_triangular_check_and_json_round_trip():
+    m = np.full((3, 3), np.nan)
+    m[np.triu_indices(3)] = [1.0, -2.0, 0.5, 0.0, -1.0, 3.0]
+    assert A.is_upper_triangular(m)
+    back = A.matrix_from_json(json.loads(json.dumps(A.matrix_to_json(m))))
+    np.testing.assert_array_equal(back, m)
+    m2 = m.copy()
+    m2[2, 0] = 1.0
+    assert not A.is_upper_triangular(m2)
+    m3 = m.copy()
+    m3[1, 2] = np.nan
+    assert not A.is_upper_triangular(m3)
+    assert not A.is_upper_triangular(np.zeros((2, 3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Heatmap (labutils.plots.plot_layer_ablation)
+# ---------------------------------------------------------------------------------------------
+
+def test_heatmap_draws_only_the_upper_triangle():
+    import matplotlib.pyplot as plt
+
+    n = 4
+    delta = np.arange(n * n, dtype=float).reshape(n, n) / 10 - 0.55
+    delta[np.tril_indices(n, k=-1)] = 999.0  # junk below the diagonal must not show
+    ax = L.plots.plot_layer_ablation(delta)
+    try:
+        shown = ax.images[0].get_array()
+        below = np.tril(np.ones((n, n), bool), k=-1)
+        np.testing.assert_array_equal(np.ma.getmaskarray(shown), below)
+        np.testing.assert_array_equal(shown.data[~below], delta[~below])
+        texts = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in ax.texts}
+        # One annotation per span, at (x = last, y = first), reading the matrix entry.
+        assert set(texts) == {(j, i) for i in range(n) for j in range(i, n)}
+        for (j, i), text in texts.items():
+            assert text == f"{delta[i, j]:.1f}"
+        assert "999.0" not in texts.values()
+        assert ax.get_xlabel() == "last ablated layer" and ax.get_ylabel() == "first ablated layer"
+    finally:
+        plt.close(ax.figure)
+    with pytest.raises(ValueError, match="square"):
+        L.plots.plot_layer_ablation(np.zeros((2, 3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Run cache and keys
+# ---------------------------------------------------------------------------------------------
+
+def test_key_is_stable_and_canonical():
+    settings = {"seed": 0, "adapter": L.AdapterConfig(bottleneck=8, layers=range(2, 4)), "lr": 1e-3,
+                "latency": (32, 128, 20)}
+    same = {"lr": 0.001, "latency": [32, 128, 20], "seed": np.int64(0),
+            "adapter": {**L.AdapterConfig(bottleneck=8).to_dict(), "layers": [2, 3]}}
+    assert A.stable_key(settings) == A.stable_key(same)
+    # A fixed value, sha256 of the canonical JSON {"a":1,"b":[1,2.5,"x",null]}: the key must not
+    # depend on the process (Python's hash() is salted).
+    assert A.stable_key({"a": 1, "b": [1, 2.5, "x", None]}) == "a55755aae9a84827"
+    assert A.stable_key({**settings, "seed": 1}) != A.stable_key(settings)
+    assert A.stable_key({**settings, "adapter": L.AdapterConfig(bottleneck=16)}) != A.stable_key(settings)
+    with pytest.raises(TypeError):
+        A.stable_key({"model": object()})
+
+
+def test_cache_resumes_and_reruns_only_changed_settings(tmp_path):
+    calls = []
+
+    def run(value):
+        def fn():
+            calls.append(value)
+            return {"accuracy": value, "matrix": [[1.0, None]]}
+        return fn
+
+    settings = {"seed": 0, "config": {"bottleneck": 8}}
+    cache = A.RunCache(tmp_path / "cache")
+    first = cache.get_or_run(settings, run(0.5))
+    assert first == {"accuracy": 0.5, "matrix": [[1.0, None]]} and calls == [0.5]
+    # A new session over the same folder (a re-run after a crash) reads the result back.
+    again = A.RunCache(tmp_path / "cache")
+    assert again.get_or_run({"config": {"bottleneck": 8}, "seed": 0}, run(0.9)) == first
+    assert calls == [0.5] and (again.hits, again.misses) == (1, 0)
+    # A changed setting runs anew and is stored beside the first.
+    assert again.get_or_run({**settings, "seed": 1}, run(0.7))["accuracy"] == 0.7
+    assert calls == [0.5, 0.7] and len(again) == 2
+    stored = json.loads(again.path_for(settings).read_text())
+    assert stored["settings"] == settings and stored["result"]["accuracy"] == 0.5
+
+
+def test_cache_does_not_store_failures_or_trust_broken_files(tmp_path):
+    cache = A.RunCache(tmp_path)
+    settings = {"seed": 3}
+
+    def boom():
+        raise RuntimeError("crashed mid-run")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_run(settings, boom)
+    assert len(cache) == 0 and not list(tmp_path.iterdir())
+    cache.path_for(settings).write_text('{"settings": {"seed": 3}, "resu')  # half-written file
+    assert cache.get_or_run(settings, lambda: {"ok": True}) == {"ok": True}
+    assert cache.get(settings) == {"ok": True}
+
+
+# ---------------------------------------------------------------------------------------------
+# Training variants (tiny model, a couple of steps)
+# ---------------------------------------------------------------------------------------------
+
+def test_freeze_layers_below_stops_the_backward_pass(batch):
+    model = make_tiny_model(layers=N_LAYERS)
+    L.add_adapter(model, "drop", L.AdapterConfig(bottleneck=4, layers=range(2, N_LAYERS)))
+    L.freeze_for_adapters(model)
+    assert A.lowest_trainable_layer(model) == 0  # LayerNorms everywhere train by default
+    A.freeze_layers_below(model, 2)
+    assert A.lowest_trainable_layer(model) == 2
+    needs_grad = {}
+    for i, layer in enumerate(L.encoder_layers(model)):
+        layer.register_forward_hook(lambda mod, inp, out, i=i: needs_grad.__setitem__(i, out[0].requires_grad))
+    model.train()
+    model(**batch, labels=torch.tensor([0, 1])).loss.backward()
+    assert needs_grad == {0: False, 1: False, 2: True}
+    for name, p in model.named_parameters():
+        if name.startswith(("bert.embeddings", "bert.encoder.layer.0.", "bert.encoder.layer.1.")):
+            assert p.grad is None, name
+    assert model.bert.encoder.layer[2].output.adapters["drop"].up_proj.weight.grad is not None
+
+
+@pytest.fixture
+def tiny_choice(tmp_path, tokenizer):
+    folder = tmp_path / "tiny-bert"
+    make_tiny_model(layers=N_LAYERS).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return L.ModelChoice(str(folder), "tiny-bert", False, "test")
+
+
+def test_train_variant_reports_plain_numbers_and_caches(tiny_choice, tiny_data, tmp_path, monkeypatch):
+    budget = A.Budget(epochs=1, max_steps=2, batch_size=3, learning_rate=1e-2, latency=(2, 8, 1))
+    config = L.AdapterConfig(bottleneck=4, layers=range(1, N_LAYERS))
+    cache = A.RunCache(tmp_path / "cache")
+    out = A.cached_variant(cache, tiny_choice, tiny_data, config, budget, seed=0, frozen_below=1,
+                           after_training=lambda m, t: {"active": L.active_adapter(m)}, tag="probe")
+    json.dumps(out, allow_nan=False)  # a plain, strict-JSON dict
+    d = 32
+    assert out["adapter_params"] == 2 * (N_LAYERS - 1) * (2 * d * 4 + d + 4)
+    assert out["n_adapters"] == 2 * (N_LAYERS - 1) and out["bottleneck"] == 4
+    assert out["lowest_trained_layer"] == 1 and out["n_layers"] == N_LAYERS
+    assert 0 <= out["accuracy"] <= 1 and out["train_seconds"] > 0 and out["latency_ms"] > 0
+    assert out["active"] == A.ADAPTER_NAME
+    # The same settings again come from the cache, not from training.
+    monkeypatch.setattr(A, "train_variant", lambda *a, **k: pytest.fail("retrained a cached run"))
+    assert A.cached_variant(cache, tiny_choice, tiny_data, config, budget, seed=0, frozen_below=1,
+                            after_training=lambda m, t: {}, tag="probe") == out
+    with pytest.raises(ValueError, match="tag"):
+        A.cached_variant(cache, tiny_choice, tiny_data, config, budget, after_training=lambda m, t: {})
+
+
+def test_run_settings_name_the_data_and_ignore_the_seed_list(tiny_choice, tiny_data):
+    config = L.AdapterConfig(bottleneck=4)
+    a = A.run_settings(tiny_choice, tiny_data, config, A.Budget(seeds=(0, 1, 2)), 0)
+    assert a == A.run_settings(tiny_choice, tiny_data, config, A.Budget(seeds=(0,)), 0)
+    smaller = {"train": tiny_data["train"].select(range(3)), "validation": tiny_data["validation"]}
+    assert A.run_settings(tiny_choice, smaller, config, A.Budget(), 0)["train_data"] != a["train_data"]
+    assert A.run_settings(tiny_choice, tiny_data, config, A.Budget(epochs=5), 0) != a
+
+
+def test_budget_from_profiles():
+    for name in ("full", "quick"):
+        profile = L.profiles.get_profile(name)
+        budget = A.Budget.from_profile(profile)
+        assert budget.seeds == tuple(profile.ablation_seeds) and len(budget.latency) == 3
+    assert len(A.Budget.from_profile(L.profiles.get_profile("full")).seeds) >= 3  # a spread needs seeds
+    assert A.Budget.from_profile(L.profiles.get_profile("quick"), seeds=(0, 1)).seeds == (0, 1)
