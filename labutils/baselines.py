@@ -2,8 +2,11 @@
 built on the same BERT sequence classifier, and the three adapter variants of the lab.
 
 All four peft methods use ``TaskType.SEQ_CLS``, so peft trains (a copy of) the classification
-head next to the method's own parameters and freezes everything else. Default settings follow
-the methods' papers at the size the lab uses; any of them can be overridden by keyword.
+head next to the method's own parameters and freezes everything else. The pooler is trained as
+well where the model has one, because the lab's adapters train it as part of the head (see
+`labutils.freeze`: MiniLM's pooler was never trained for classification); otherwise the peft
+rows would be handicapped by a frozen, random-ish projection. Default settings follow the
+methods' papers at the size the lab uses; any of them can be overridden by keyword.
 
 A method that cannot run with the installed transformers/peft raises `PeftMethodUnavailable`
 whose message names the cause in one sentence, so a comparison table can keep the row and
@@ -11,6 +14,7 @@ show why it is empty instead of dropping it silently.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Dict
 
 import torch
@@ -41,6 +45,10 @@ DEFAULT_CONFIGS: Dict[str, dict] = {
 
 class PeftMethodUnavailable(RuntimeError):
     """A peft method cannot run on this model with the installed library versions."""
+
+
+def _has_pooler(model: nn.Module) -> bool:
+    return any(name == "pooler" or name.endswith(".pooler") for name, _ in model.named_modules())
 
 
 def _peft_config(method: str, **kwargs):
@@ -77,8 +85,9 @@ def _explain(method: str, model: nn.Module, error: Exception) -> str:
 def _smoke_test(model: nn.Module) -> None:
     """One forward and backward on a 2x4-token batch, so failures show up at build time."""
     device = next(model.parameters()).device
-    ids = torch.tensor([[101, 7592, 2088, 102], [101, 2204, 102, 0]], device=device)
-    mask = (ids != 0).long()
+    vocab = model.config.vocab_size  # any ids will do; keep them inside the vocabulary
+    ids = torch.tensor([[101, 7592, 2088, 102], [101, 2204, 102, 0]], device=device) % vocab
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]], device=device)
     was_training = model.training
     model.eval()  # no dropout: the check must not disturb the random state a run relies on
     try:
@@ -93,20 +102,26 @@ def _smoke_test(model: nn.Module) -> None:
 def make_peft_model(model: nn.Module, method: str, check: bool = True, **kwargs) -> nn.Module:
     """Wrap a BERT sequence classifier with a peft method: 'lora', 'prefix', 'prompt' or 'ia3'.
 
-    Keyword arguments override `DEFAULT_CONFIGS[method]`. peft changes `model` in place (it
+    Keyword arguments override `DEFAULT_CONFIGS[method]`; `modules_to_save` defaults to the
+    pooler (when there is one), so the head trains as in the lab's adapters. peft changes `model` in place (it
     injects layers); pass a copy to keep the original. With `check`, one tiny forward and
     backward runs first; any failure becomes a `PeftMethodUnavailable` naming the cause.
     """
     method = method.lower()
     if method not in PEFT_METHODS:
         raise ValueError(f"unknown peft method {method!r}; choose one of {PEFT_METHODS}.")
+    if "modules_to_save" not in kwargs and _has_pooler(model):
+        kwargs["modules_to_save"] = ["pooler"]  # the same head as the lab's adapters train; peft adds the classifier
     config = _peft_config(method, **kwargs)  # bad keyword arguments are the caller's error: let them raise
     from peft import get_peft_model
 
     try:
-        peft_model = get_peft_model(model, config)
-        if check:
-            _smoke_test(peft_model)
+        with warnings.catch_warnings():
+            # peft 0.21 asks transformers 5 for a renamed attribute; the notice is not the user's concern.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            peft_model = get_peft_model(model, config)
+            if check:
+                _smoke_test(peft_model)
     except Exception as e:  # noqa: BLE001 - every failure here is reported as "method unavailable"
         raise PeftMethodUnavailable(_explain(method, model, e)) from e
     return peft_model

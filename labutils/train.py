@@ -55,6 +55,7 @@ class TrainResult:
     device: str
     precision: str
     extra: dict = field(default_factory=dict)
+    train_cpu_seconds: float = 0.0    # process CPU time of trainer.train() alone (fair on a shared CPU)
 
 
 def _progress_disabled() -> bool:
@@ -113,9 +114,9 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     )
     device = pick_device()
     with PeakMemory(device) as mem:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         out = trainer.train()
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     metrics = trainer.evaluate()
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return TrainResult(
@@ -126,6 +127,7 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
         samples_per_second=float(out.metrics.get("train_samples_per_second", 0.0)),
         device=device,
         precision=precision,
+        train_cpu_seconds=cpu_seconds,
     )
 
 

@@ -9,7 +9,9 @@ from labutils.baselines import PEFT_METHODS, PeftMethodUnavailable, make_peft_mo
 from conftest import make_tiny_model
 
 HIDDEN, LAYERS, INTERMEDIATE, LABELS = 32, 3, 128, 2
-HEAD = HIDDEN * LABELS + LABELS  # the classifier that peft trains (as modules_to_save) next to the method
+# The head that trains next to each method, as for the lab's adapters: the pooler (d x d + d) and
+# the classifier (d x labels + labels), both as peft modules_to_save.
+HEAD = (HIDDEN * HIDDEN + HIDDEN) + (HIDDEN * LABELS + LABELS)
 
 # What each method costs on the tiny BERT with the default configs, worked out by hand.
 EXPECTED_TRAINABLE = {
@@ -60,7 +62,8 @@ def test_only_own_parameters_and_head_train(method):
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     assert names, "nothing trains"
     for name in names:
-        assert OWN_MARKER[method] in name or "classifier.modules_to_save" in name, name
+        assert OWN_MARKER[method] in name or "classifier.modules_to_save" in name \
+            or "pooler.modules_to_save" in name, name
     # ... and the method's own parameters are really among them.
     assert any(OWN_MARKER[method] in n for n in names)
 
@@ -92,6 +95,18 @@ def test_ia3_rescales_only_the_ffn_inner_activation_not_attention_output():
     # Feed-forward IA3 scales the layer's input (intermediate size), not its output.
     ffn = dict(model.named_parameters())[next(n for n in names if "layer.0.output.dense" in n)]
     assert ffn.shape == (1, INTERMEDIATE)
+
+
+def test_head_is_the_same_as_for_adapters(method):
+    from labutils import freeze_for_adapters
+    from labutils.freeze import parameter_group
+
+    peft_model = make_peft_model(make_tiny_model(), method)
+    head = sum(p.numel() for n, p in peft_model.named_parameters()
+               if p.requires_grad and ("classifier" in n or "pooler" in n))
+    adapters = freeze_for_adapters(add_adapter(make_tiny_model(), "a"))
+    lab_head = sum(p.numel() for n, p in adapters.named_parameters() if p.requires_grad and parameter_group(n) == "head")
+    assert head == lab_head == HEAD
 
 
 def test_overrides_change_the_config():
