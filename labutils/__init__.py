@@ -3,6 +3,7 @@ from .adapter import BottleneckAdapter, adapter_param_count
 from .config import AdapterConfig
 from .layer import AdapterSublayerOutput
 from .model import (UnsupportedModelError, active_adapter, add_adapter, adapter_configs, adapter_parameter_count,
+                    adapters_disabled,
                     adapter_sublayers, adapters_skipped, delete_adapter, encoder_layers, set_active_adapter,
                     set_skipped_layers, skipped_layers)
 from .freeze import base_checksum, format_parameter_report, freeze_for_adapters, parameter_report, unfreeze_all

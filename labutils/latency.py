@@ -43,3 +43,19 @@ def measure_latency(model, batch: dict, repeats: int = 20, warmup: int = 3) -> d
         _sync(device)
         times.append(1000 * (time.perf_counter() - start))
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeats": repeats}
+
+
+def compare_latency(model, batch: dict, settings: dict, rounds: int = 3, repeats: int = 5, warmup: int = 2) -> dict:
+    """Median latency (ms) of each setting, measured in alternating rounds.
+
+    `settings` maps a name to a function returning a context manager that puts the model in
+    that state (e.g. ``lambda: adapters_skipped(model, range(2))``). Measuring every setting
+    once per round, in alternating order, spreads clock drift and neighbouring jobs evenly
+    instead of charging them to whichever setting happened to run first.
+    """
+    samples = {name: [] for name in settings}
+    for r in range(rounds):
+        for name in (list(settings) if r % 2 == 0 else list(reversed(list(settings)))):
+            with settings[name]():
+                samples[name].append(measure_latency(model, batch, repeats=repeats, warmup=warmup)["median_ms"])
+    return {name: statistics.median(values) for name, values in samples.items()}

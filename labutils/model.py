@@ -177,3 +177,14 @@ def adapter_parameter_count(model: nn.Module, name: str) -> int:
     n_adapters = sum(1 for _, module in adapter_sublayers(model) if name in module.adapters)
     extra = n_adapters if config.scaling == "learned" else 0
     return n_adapters * adapter_param_count(d, config.bottleneck_for(d)) + extra
+
+
+@contextlib.contextmanager
+def adapters_disabled(model: nn.Module):
+    """Within the block the model runs as the plain base model; the active adapter returns after."""
+    before = active_adapter(model)
+    set_active_adapter(model, None)
+    try:
+        yield model
+    finally:
+        set_active_adapter(model, before)

@@ -23,7 +23,7 @@ class Profile:
     batch_size: int = field(default=32, metadata={"help": "Examples per training step (the paper: 32)."})
     adapter_epochs: float = field(default=10, metadata={"help": "Epochs for adapter training."})
     adapter_lr: float = field(default=2e-3, metadata={"help": "Learning rate for adapters (the paper searched 1e-4..1e-3 for BERT-base)."})
-    full_epochs: float = field(default=3, metadata={"help": "Epochs for full fine-tuning."})
+    full_epochs: float = field(default=5, metadata={"help": "Epochs for full fine-tuning."})
     full_lr: float = field(default=5e-5, metadata={"help": "Learning rate for full fine-tuning."})
     reduction_factor: int = field(default=16, metadata={"help": "d / m for the default adapter."})
     seeds: tuple = field(default=(0,), metadata={"help": "Seeds for runs that report a spread."})

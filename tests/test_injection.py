@@ -181,3 +181,30 @@ def test_freeze_options_and_unfreeze(tiny_model):
     assert report["trainable"] == report["groups"]["adapters"]["trainable"]
     L.unfreeze_all(tiny_model)
     assert all(p.requires_grad for p in tiny_model.parameters())
+
+
+def test_adapters_disabled_runs_the_base_and_restores(tiny_model, batch):
+    plain = logits(tiny_model, batch)
+    L.add_adapter(tiny_model, "mrpc", L.AdapterConfig(init_std=0.5))
+    with_adapter = logits(tiny_model, batch)
+    with L.adapters_disabled(tiny_model):
+        torch.testing.assert_close(logits(tiny_model, batch), plain)
+    assert L.active_adapter(tiny_model) == "mrpc"
+    torch.testing.assert_close(logits(tiny_model, batch), with_adapter)
+
+
+def test_compare_latency_times_every_setting_in_each_round(tiny_model, batch):
+    import contextlib
+    from labutils import latency
+    entered = []
+
+    def tracking(name):
+        @contextlib.contextmanager
+        def cm():
+            entered.append(name)
+            yield
+        return cm
+    out = latency.compare_latency(tiny_model, batch, {"a": tracking("a"), "b": tracking("b")},
+                                  rounds=3, repeats=1, warmup=0)
+    assert set(out) == {"a", "b"} and all(v > 0 for v in out.values())
+    assert entered == ["a", "b", "b", "a", "a", "b"]
