@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 import common  # noqa: F401  (puts the repository root on sys.path)
-from common import autocast, environment, format_table, load_average, parse_config, resolve_precision, sync, write_json
+from common import autocast, environment, format_table, load_average, parse_config, resolve_precision, write_json
 
 import warnings
 
@@ -172,10 +172,10 @@ def time_training(trainees: dict, batch, labels, cfg: BenchConfig, device: str) 
     first, times, cpu = {}, {n: [] for n in trainees}, {n: [] for n in trainees}
     for i in range(cfg.warmup + cfg.steps):
         for name in rotated(list(trainees), i):
-            sync(device)
+            L.latency.synchronize(device)
             start, start_cpu = time.perf_counter(), time.process_time()
             trainees[name].step(batch, labels)
-            sync(device)
+            L.latency.synchronize(device)
             elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
             if i == 0:
                 first[name] = elapsed
@@ -326,10 +326,10 @@ def timed_matmul_tflops(device: str, precision: str) -> float:
     b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
     best = float("inf")
     for _ in range(6):
-        sync(device)
+        L.latency.synchronize(device)
         start = time.perf_counter()
         a @ b
-        sync(device)
+        L.latency.synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e12
 

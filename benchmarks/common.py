@@ -48,14 +48,6 @@ def parse_config(cls, description: str, argv=None):
     return cls(**vars(parser.parse_args(argv)))
 
 
-def sync(device: str) -> None:
-    """Wait for queued GPU work, so a wall clock measures the work and not its launch."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device.startswith("mps"):
-        torch.mps.synchronize()
-
-
 def autocast(device: str, precision: str):
     """bf16/fp16 autocast on a GPU; fp32 runs as it is."""
     if precision == "fp32":

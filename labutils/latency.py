@@ -21,7 +21,8 @@ def synthetic_batch(tokenizer, batch_size: int, seq_len: int, device="cpu") -> d
     }
 
 
-def _sync(device) -> None:
+def synchronize(device) -> None:
+    """Wait for queued GPU work, so a wall clock measures the work and not its launch."""
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
     elif str(device).startswith("mps"):
@@ -35,12 +36,12 @@ def measure_latency(model, batch: dict, repeats: int = 20, warmup: int = 3) -> d
     device = batch["input_ids"].device
     for _ in range(warmup):
         model(**batch)
-    _sync(device)
+    synchronize(device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         model(**batch)
-        _sync(device)
+        synchronize(device)
         times.append(1000 * (time.perf_counter() - start))
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeats": repeats}
 
