@@ -39,107 +39,17 @@ from .config import AdapterConfig
 from .device import pick_device, pick_precision
 from .freeze import freeze_for_adapters, parameter_report
 from .hub import ModelChoice, load_base_model
-from .latency import measure_latency, synthetic_batch
-from .model import (adapter_parameter_count, adapter_sublayers, adapters_skipped, add_adapter,
+from .latency import compare_latency, synthetic_batch
+from .model import (active_adapter, adapter_configs, adapter_parameter_count, adapter_sublayers, adapters_skipped,
+                    add_adapter, set_active_adapter, skipped_layers,
                     encoder_layers)
+from .runs import Job, RunCache, _plain, stable_key  # noqa: F401 - re-exported for notebooks
 from .train import evaluate, set_seed, train, training_arguments
 
 # Part of every cache key. Bump it when what a run measures or how it trains changes, so that
 # results from the old procedure stop matching instead of being silently reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: latency is measured per architecture (`variant_latency`), not per run
 ADAPTER_NAME = "ablation"
-
-
-# --------------------------------------------------------------------------------------------
-# Cache of finished runs
-# --------------------------------------------------------------------------------------------
-
-def _plain(obj):
-    """`obj` as plain JSON data in one canonical form (so equal settings hash equally).
-
-    Tuples and ranges become lists, dataclasses (AdapterConfig, ...) dicts, numpy scalars
-    Python numbers, paths strings. Dict keys are sorted when dumped.
-    """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _plain(dataclasses.asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, range)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot use a {type(obj).__name__} in run settings; give plain numbers, strings, lists or dicts.")
-
-
-def stable_key(settings: dict) -> str:
-    """A short hex digest of `settings` that is the same in every process, on every machine.
-
-    Python's own `hash()` is salted per process, so it cannot name files that a later run
-    must find again; a SHA-256 of canonical JSON (sorted keys, no whitespace) can.
-    """
-    text = json.dumps(_plain(settings), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-class RunCache:
-    """Finished runs on disk: one JSON file per run, named by `stable_key` of its settings.
-
-    Each file holds the settings themselves (for people, and to guard against a clash of
-    short hashes) and the run's result, a plain dict.
-    """
-
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.hits = 0     # results read back from disk
-        self.misses = 0   # results computed now
-
-    def path_for(self, settings: dict) -> Path:
-        return self.folder / f"{stable_key(settings)}.json"
-
-    def get(self, settings: dict) -> Optional[dict]:
-        """The stored result for exactly these settings, or None (also for an unreadable file)."""
-        path = self.path_for(settings)
-        try:
-            stored = json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-            return None
-        if stored.get("settings") != _plain(settings):
-            return None
-        return stored.get("result")
-
-    def put(self, settings: dict, result: dict) -> Path:
-        """Store `result`; written to a temporary file and renamed, so a crash never leaves half a file."""
-        path = self.path_for(settings)
-        text = json.dumps({"settings": _plain(settings), "result": _plain(result)}, indent=1, sort_keys=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
-        return path
-
-    def get_or_run(self, settings: dict, fn: Callable[[], dict]) -> dict:
-        """The stored result for `settings`, or `fn()` run now, stored and returned.
-
-        If `fn` raises, nothing is stored and the next call tries again.
-        """
-        cached = self.get(settings)
-        if cached is not None:
-            self.hits += 1
-            return cached
-        result = fn()
-        self.put(settings, result)
-        self.misses += 1
-        # Return what a later run will read back, so the first run and a resumed one agree exactly.
-        return json.loads(json.dumps(_plain(result)))
-
-    def __len__(self) -> int:
-        return len(list(self.folder.glob("*.json")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,8 +146,10 @@ class Budget:
     train_rows: Optional[int] = field(default=None, metadata={"help": "Training examples (None: all)."})
     eval_rows: Optional[int] = field(default=None, metadata={"help": "Dev examples (None: all)."})
     max_length: int = field(default=128, metadata={"help": "Tokens per pair after truncation."})
-    seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds where the paper reports a spread."})
+    seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds per point of the init-scale and bottleneck sweeps."})
+    reference_seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds of the reference Houlsby adapter: the seed-to-seed noise every gap is read against."})
     latency: tuple = field(default=(32, 128, 20), metadata={"help": "Inference latency batch: (pairs, tokens, repeats)."})
+    workers: int = field(default=0, metadata={"help": "Runs trained at once (0: one on a GPU, two on a multi-core CPU)."})
 
     @classmethod
     def from_profile(cls, profile, **overrides) -> "Budget":
@@ -245,12 +157,14 @@ class Budget:
                      batch_size=profile.batch_size, max_steps=profile.ablation_max_steps,
                      train_rows=profile.ablation_train_rows, eval_rows=profile.ablation_eval_rows,
                      max_length=profile.ablation_max_length,
-                     seeds=tuple(profile.ablation_seeds), latency=tuple(profile.ablation_latency))
+                     seeds=tuple(profile.ablation_seeds), reference_seeds=tuple(profile.ablation_reference_seeds),
+                     latency=tuple(profile.ablation_latency),
+                     workers=profile.ablation_workers)
         return dataclasses.replace(budget, **overrides)
 
     def recipe(self) -> dict:
-        """The settings that shape one run (the seed list does not)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "seeds"}
+        """The settings that shape one run's training (not the seed list, latency batch or workers)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("seeds", "reference_seeds", "latency", "workers")}
 
 
 _FINGERPRINTS: dict = {}  # datasets' own per-process fingerprint -> our content digest
@@ -328,19 +242,37 @@ def _learned_scales(model) -> list:
             for a in module.adapters.values() if isinstance(a.scale, torch.nn.Parameter)]
 
 
+def span_measurements(model, tokenizer, dev) -> dict:
+    """The layer-span sweep of a trained model, stored with its run (tag "span-ablation")."""
+    baseline, accuracy = span_accuracy(model, tokenizer, dev, progress=False)
+    again = 100 * evaluate(model, tokenizer, dev)["accuracy"]
+    return {"span_baseline": baseline, "span_accuracy": matrix_to_json(accuracy),
+            # every adapter back on after the sweep, and the model exactly as before it
+            "restored": skipped_layers(model) == [] and again == baseline}
+
+
+# Extra measurements of a trained model, by the tag that names them in the cache key. Worker
+# processes cannot receive a notebook's functions, so they look the measurement up here.
+AFTER_TRAINING = {"span-ablation": lambda model, tokenizer, data: span_measurements(model, tokenizer, data["validation"])}
+
+
 def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budget, seed: int = 0, *,
-                  frozen_below: int = 0, after_training: Optional[Callable] = None, quiet: bool = True) -> dict:
+                  frozen_below: int = 0, after_training: Optional[Callable] = None, tag: Optional[str] = None,
+                  quiet: bool = True) -> dict:
     """Train one adapter variant from a fresh base model and measure it; returns a plain dict.
 
     A fresh pretrained model gets an adapter with `config`; the base is frozen as in the paper
     (adapters, LayerNorms and head train), and with `frozen_below` = k also every layer below
     k (AdapterDrop). It trains with `labutils.train` on `data["train"]` and is evaluated on
-    `data["validation"]`. `after_training(model, tokenizer) -> dict` may add measurements of
-    the trained model (e.g. a span ablation) to the result.
+    `data["validation"]`. `after_training(model, tokenizer) -> dict`, or the measurement
+    `AFTER_TRAINING[tag]`, may add measurements of the trained model (e.g. a span ablation).
 
-    The result holds dev accuracy/F1/MCC, training time and speed, inference latency, and
-    parameter counts: only numbers, strings and lists, ready for a `RunCache`.
+    The result holds dev accuracy/F1/MCC, training time and speed, and parameter counts: only
+    numbers, strings and lists, ready for a `RunCache`. Inference latency depends only on the
+    architecture, not on trained weights: `variant_latency` measures it for many variants at once.
     """
+    if after_training is None and tag in AFTER_TRAINING:
+        after_training = lambda model, tokenizer: AFTER_TRAINING[tag](model, tokenizer, data)  # noqa: E731
     set_seed(seed)  # the new head and the adapters are initialised from the global RNG
     label_names = data["train"].features["label"].names
     model, tokenizer = load_base_model(choice, label_names)
@@ -361,9 +293,6 @@ def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             result = train(model, tokenizer, data["train"], data["validation"], args)
 
-    pairs, tokens, repeats = budget.latency
-    device = next(model.parameters()).device
-    latency = measure_latency(model, synthetic_batch(tokenizer, pairs, tokens, device), repeats=repeats)
     d = model.config.hidden_size
     out = {
         "accuracy": result.metrics["eval_accuracy"],
@@ -372,8 +301,7 @@ def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
         "eval_loss": result.metrics.get("eval_loss"),
         "train_seconds": result.train_seconds,
         "train_samples_per_second": result.samples_per_second,
-        "latency_ms": latency["median_ms"],
-        "latency_min_ms": latency["min_ms"],
+        "peak_memory_mib": result.peak_memory_mib,
         "bottleneck": config.bottleneck_for(d),
         "n_adapters": sum(1 for _, m in adapter_sublayers(model) if ADAPTER_NAME in m.adapters),
         "adapter_params": adapter_parameter_count(model, ADAPTER_NAME),
@@ -402,7 +330,52 @@ def cached_variant(cache: RunCache, choice: ModelChoice, data, config: AdapterCo
         raise ValueError("give a tag that names the after_training measurement; it goes into the cache key.")
     settings = run_settings(choice, data, config, budget, seed, frozen_below=frozen_below, tag=tag)
     return cache.get_or_run(settings, lambda: train_variant(
-        choice, data, config, budget, seed, frozen_below=frozen_below, after_training=after_training))
+        choice, data, config, budget, seed, frozen_below=frozen_below, after_training=after_training, tag=tag))
+
+
+def variant_job(choice: ModelChoice, data, config: AdapterConfig, budget: Budget, seed: int = 0, *,
+                frozen_below: int = 0, tag: Optional[str] = None, label: str = "") -> Job:
+    """The `labutils.runs.Job` that trains this variant (for `run_jobs`, several at a time).
+
+    Extra measurements come from `AFTER_TRAINING[tag]`, since a worker cannot be handed a function.
+    """
+    if tag is not None and tag not in AFTER_TRAINING:
+        raise ValueError(f"unknown measurement tag {tag!r}; known: {sorted(AFTER_TRAINING)}.")
+    settings = run_settings(choice, data, config, budget, seed, frozen_below=frozen_below, tag=tag)
+    return Job(settings, "labutils.ablation:train_variant",
+               dict(choice=choice, data=data, config=config, budget=budget, seed=seed,
+                    frozen_below=frozen_below, tag=tag),
+               label or f"{config.placement}/{config.mode} m={config.bottleneck} std={config.init_std} seed={seed} k={frozen_below}")
+
+
+def variant_latency(choice: ModelChoice, configs: dict, pairs: int = 32, tokens: int = 128,
+                    rounds: int = 3, repeats: int = 5) -> dict:
+    """Inference latency (median ms per batch) of the base model and of each adapter variant.
+
+    Latency depends on the architecture, not on what the weights learned, so one fresh model
+    carries every variant as its own named adapter and `compare_latency` switches between
+    them in alternating rounds: all variants see the same machine conditions. The key "base"
+    is the model with no adapter active.
+    """
+    model, tokenizer = load_base_model(choice, ["0", "1"])
+    for name, config in configs.items():
+        add_adapter(model, f"v{len(adapter_configs(model))}", config, set_active=False)
+    names = dict(zip(configs, list(adapter_configs(model))))
+
+    @contextlib.contextmanager
+    def active(name):
+        before = active_adapter(model)
+        set_active_adapter(model, name)
+        try:
+            yield
+        finally:
+            set_active_adapter(model, before)
+
+    settings = {"base": lambda: active(None), **{label: (lambda n=n: active(n)) for label, n in names.items()}}
+    device = pick_device()
+    model.to(device)
+    batch = synthetic_batch(tokenizer, pairs, tokens, device)
+    return compare_latency(model, batch, settings, rounds=rounds, repeats=repeats)
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,11 +16,12 @@
 #    not backpropagate through them.
 #
 # Each point is a model trained from the pretrained weights, so this notebook is the lab's
-# most expensive: about fifty runs in the `full` profile (all of MRPC, 3 epochs each, 3 seeds
-# where the paper reports robustness), which is a job for a GPU or a long unattended CPU run.
-# Every finished run is stored on disk, so a re-run after a crash or a closed laptop picks
-# up where it stopped. The `quick` profile trains each variant for a single step on a handful
-# of pairs, only to check that everything runs: its numbers mean nothing.
+# most expensive: about 25 runs in the `full` profile (all of MRPC, 2 epochs each), about an
+# hour and a quarter on a 2-core CPU, minutes on a GPU. The budget is one knob (next section):
+# on a GPU, give every point three seeds. Every finished run is stored on disk, so a re-run
+# after a crash or a closed laptop picks up where it stopped. The `quick` profile trains each
+# variant for a single step on a handful of pairs, only to check that everything runs: its
+# numbers mean nothing.
 
 # %% tags=["parameters"]
 import os
@@ -34,7 +35,6 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 import labutils as L
 
@@ -46,8 +46,13 @@ print(L.notebook.hardware())
 # %% [markdown]
 # ## The budget, the data and the cache
 # `Budget` says what one ablation run costs (epochs, rows, learning rate) and how many seeds
-# a spread gets. It comes from the profile; to trade time for certainty, override fields here,
-# e.g. `L.ablation.Budget.from_profile(profile, seeds=(0, 1), epochs=2)`.
+# each point gets. It comes from the profile; to trade time for certainty, override fields
+# here, e.g. `L.ablation.Budget.from_profile(profile, seeds=(0, 1, 2), epochs=3)` on a GPU.
+#
+# Seeds matter because MRPC's dev set is small (408 pairs: one pair is a quarter of a point)
+# and a short training run is noisy. The full profile's CPU budget trains one seed per point,
+# plus three seeds of the reference adapter (Houlsby, m = d/16, σ = 1e-3): their spread is the
+# noise every gap below is read against.
 #
 # Each run's result is a small JSON file in `outputs/cache/04/`, named by a hash of every
 # setting that shapes it: the adapter config, the budget, the seed, the exact training and dev
@@ -74,9 +79,17 @@ print(f"data from {source}: {len(data['train'])} training pairs, {len(data['vali
 print(f"{n_layers} layers; always answering the majority class scores {100 * majority:.1f}% on this dev set")
 
 
-def run(config, seed=0, frozen_below=0, **extra):
+
+
+def tag_for(config, seed=0, frozen_below=0):
+    """The reference run (seed 0) also carries the layer-span sweep of experiment 1."""
+    return "span-ablation" if (config, seed, frozen_below) == (houlsby, 0, 0) else None
+
+
+def run(config, seed=0, frozen_below=0):
     """One trained variant's results: from the cache, or trained now and stored."""
-    return L.ablation.cached_variant(cache, choice, data, config, budget, seed, frozen_below=frozen_below, **extra)
+    return L.ablation.cached_variant(cache, choice, data, config, budget, seed, frozen_below=frozen_below,
+                                     tag=tag_for(config, seed, frozen_below))
 
 # %% [markdown]
 # ## The plan
@@ -106,23 +119,30 @@ def dropped(k):
     return houlsby if k == 0 else replace(houlsby, layers=range(k, n_layers))
 
 
-plan = ([(houlsby, 0, 0, "span-ablation")]
-        + [(replace(houlsby, init_std=s), seed, 0, None) for s in INIT_STDS for seed in budget.seeds]
-        + [(replace(houlsby, bottleneck=m), seed, 0, None) for m in BOTTLENECKS for seed in budget.seeds]
-        + [(config, 0, 0, None) for config in PLACEMENTS.values()]
-        + [(dropped(k), 0, k, None) for k in range(n_layers + 1)])
+plan = ([(houlsby, seed, 0) for seed in budget.reference_seeds]                 # seed noise
+        + [(replace(houlsby, init_std=s), seed, 0) for s in INIT_STDS for seed in budget.seeds]
+        + [(replace(houlsby, bottleneck=m), seed, 0) for m in BOTTLENECKS for seed in budget.seeds]
+        + [(config, 0, 0) for config in PLACEMENTS.values()]
+        + [(dropped(k), 0, k) for k in range(n_layers + 1)])
+jobs = [L.ablation.variant_job(choice, data, config, budget, seed, frozen_below=k, tag=tag_for(config, seed, k))
+        for config, seed, k in plan]
+todo = {L.ablation.stable_key(job.settings) for job in jobs if cache.get(job.settings) is None}
+n_runs = len({L.ablation.stable_key(job.settings) for job in jobs})
+print(f"{len(plan)} points in the plan, {n_runs} distinct training runs "
+      f"(the reference run serves four experiments); {n_runs - len(todo)} already in the cache")
+
+# %% [markdown]
+# Train everything the cache lacks, in one go. On a CPU, two runs train side by side with one
+# thread each: a small model keeps two cores only partly busy from one process, so this
+# finishes about 1.4x sooner than one run at a time (`L.runs.run_jobs`). Each run lands in the
+# cache the moment it finishes; interrupt the cell whenever you like.
 
 # %% tags=["nbval-ignore-output"]
-settings = {}
-for config, seed, k, tag in plan:
-    s = L.ablation.run_settings(choice, data, config, budget, seed, frozen_below=k, tag=tag)
-    settings[L.ablation.stable_key(s)] = s
-finished = [r for r in map(cache.get, settings.values()) if r is not None]
-print(f"{len(plan)} points in the plan, {len(settings)} distinct training runs; {len(finished)} already in the cache")
-if finished:
-    per_run = np.mean([r["train_seconds"] for r in finished])
-    print(f"finished runs took {per_run:.0f} s each to train: about "
-          f"{(len(settings) - len(finished)) * per_run / 60:.0f} min of training left")
+import time
+
+start = time.perf_counter()
+L.runs.run_jobs(cache, jobs, workers=budget.workers, desc="ablation runs")
+print(f"{len(todo)} runs trained in {(time.perf_counter() - start) / 60:.1f} min")
 
 # %% [markdown]
 # ## 1 · Which layers' adapters matter? (paper, Figure 6)
@@ -131,22 +151,19 @@ if finished:
 # accuracy, for every one of the $L(L+1)/2$ contiguous spans. The LayerNorms and the head keep
 # their trained values, as in the paper: only the adapters go.
 #
-# The sweep runs right after training (the trained model is not kept), and its results are
-# stored with the run.
+# The sweep ran right after training (the trained model is not kept) and is stored with the
+# run. At its heart, for every span:
+#
+# ```python
+# with L.adapters_skipped(model, range(first, last + 1)):
+#     accuracy[first, last] = L.evaluate(model, tokenizer, dev)["accuracy"]
+# ```
+#
+# (`L.ablation.span_measurements`; afterwards it checks every adapter is back on.)
 
 # %% tags=["nbval-ignore-output"]
 dev = data["validation"]
-
-
-def span_sweep(model, tokenizer):
-    """Accuracy with every adapter on and per ablated span, and whether all came back on."""
-    baseline, accuracy = L.ablation.span_accuracy(model, tokenizer, dev)
-    again = 100 * L.evaluate(model, tokenizer, dev)["accuracy"]
-    return {"span_baseline": baseline, "span_accuracy": L.ablation.matrix_to_json(accuracy),
-            "restored": L.skipped_layers(model) == [] and again == baseline}
-
-
-span_run = run(houlsby, seed=0, after_training=span_sweep, tag="span-ablation")
+span_run = run(houlsby)
 baseline = span_run["span_baseline"]
 span_acc = L.ablation.matrix_from_json(span_run["span_accuracy"])
 delta = span_acc - baseline
@@ -238,9 +255,20 @@ print("std = 1 scrambles the pretrained features at the start (over 10% change):
 # Now train one adapter per scale and seed. The paper found the result robust for
 # $\sigma \le 10^{-2}$ and worse above.
 
+# %% [markdown]
+# First the yardstick: the same reference adapter trained with different seeds. The spread
+# of these runs is how much a result moves by chance alone.
+
+# %% tags=["nbval-ignore-output"]
+reference_runs = pd.DataFrame([{"seed": seed, **run(houlsby, seed)} for seed in budget.reference_seeds])
+noise = 100 * reference_runs["accuracy"].std() if len(reference_runs) > 1 else float("nan")
+print(f"reference adapter over {len(reference_runs)} seeds: dev accuracy "
+      f"{100 * reference_runs['accuracy'].mean():.1f}% ± {noise:.1f} (std), "
+      f"from {100 * reference_runs['accuracy'].min():.1f} to {100 * reference_runs['accuracy'].max():.1f}%")
+
 # %% tags=["nbval-ignore-output"]
 init_runs = [{"init_std": std, "seed": seed, **run(replace(houlsby, init_std=std), seed)}
-             for std, seed in tqdm([(s, seed) for s in INIT_STDS for seed in budget.seeds], desc="init scale")]
+             for std in INIT_STDS for seed in budget.seeds]
 init_runs = pd.DataFrame(init_runs)
 L.ablation.seed_spread(init_runs, "init_std").round(1)
 
@@ -251,8 +279,9 @@ ax.set(xlabel="init std σ of both projections (log scale)", title=f"Initialisat
 # %% tags=["nbval-ignore-output"]
 mean_acc = init_runs.groupby("init_std")["accuracy"].mean() * 100
 small = mean_acc[mean_acc.index <= 1e-2]
-print(f"σ ≤ 1e-2: mean dev accuracy {small.min():.1f}% to {small.max():.1f}% (a spread of {small.max() - small.min():.1f} points); "
-      f"σ = 1e-1: {mean_acc[1e-1]:.1f}%; σ = 1: {mean_acc[1.0]:.1f}% (majority class {100 * majority:.1f}%).")
+print(f"σ ≤ 1e-2: mean dev accuracy {small.min():.1f}% to {small.max():.1f}% (a spread of {small.max() - small.min():.1f} points; "
+      f"seed noise of the reference: ±{noise:.1f}); σ = 1e-1: {mean_acc[1e-1]:.1f}%; σ = 1: {mean_acc[1.0]:.1f}% "
+      f"(majority class {100 * majority:.1f}%).")
 
 # %% [markdown]
 # ## 3 · Bottleneck size m (paper, Section 3.6)
@@ -263,7 +292,7 @@ print(f"σ ≤ 1e-2: mean dev accuracy {small.min():.1f}% to {small.max():.1f}% 
 
 # %% tags=["nbval-ignore-output"]
 size_runs = pd.DataFrame([{"m": m, "seed": seed, **run(replace(houlsby, bottleneck=m), seed)}
-                          for m, seed in tqdm([(m, s) for m in BOTTLENECKS for s in budget.seeds], desc="bottleneck")])
+                          for m in BOTTLENECKS for seed in budget.seeds])
 size_table = L.ablation.seed_spread(size_runs, "m").round(1)
 size_table.insert(0, ("trainable %", ""), size_runs.groupby("m")["trainable_pct"].first().round(2))
 size_table.insert(1, ("adapter params", ""), size_runs.groupby("m")["adapter_params"].first())
@@ -297,21 +326,22 @@ ax.set(xlabel="trainable parameters, % of the base model (log scale)", title="Ac
 # * **top layers only**: Houlsby adapters in the upper half of the layers (experiment 1 suggests
 #   the lower ones matter least).
 #
-# Inference latency is the median of repeated forward passes of one fixed batch. The base
-# model without adapters is measured too, for reference; all timings share this machine with
-# whatever else runs on it, so differences of a few percent are noise.
+# Inference latency is the median of repeated forward passes of one fixed batch, every
+# variant and the plain base model measured in alternating rounds so that they all see the
+# same machine conditions. On a busy CPU, differences of a few percent are still noise.
 
 # %% tags=["nbval-ignore-output"]
-placement_runs = {name: run(config) for name, config in tqdm(PLACEMENTS.items(), desc="placement")}
+placement_runs = {name: run(config) for name, config in PLACEMENTS.items()}
 pairs, tokens, repeats = budget.latency
-device = next(base_model.parameters()).device
-base_latency = L.latency.measure_latency(base_model, L.latency.synthetic_batch(tokenizer, pairs, tokens, device),
-                                         repeats=repeats)["median_ms"]
+# Latency depends on the architecture, not on what the weights learned: one model carries
+# every placement as a named adapter, measured in alternating rounds with the plain base.
+placement_latency = L.ablation.variant_latency(choice, PLACEMENTS, pairs, tokens, repeats=repeats)
+base_latency = placement_latency["base"]
 placement_table = pd.DataFrame({
     name: {"adapters": r["n_adapters"], "adapter params": r["adapter_params"],
            "trainable %": round(r["trainable_pct"], 2), "dev accuracy": round(100 * r["accuracy"], 1),
-           "dev F1": round(100 * r["f1"], 1), "latency (ms)": round(r["latency_ms"], 1),
-           "latency vs base": f"{100 * (r['latency_ms'] / base_latency - 1):+.0f}%"}
+           "dev F1": round(100 * r["f1"], 1), "latency (ms)": round(placement_latency[name], 1),
+           "latency vs base": f"{100 * (placement_latency[name] / base_latency - 1):+.0f}%"}
     for name, r in placement_runs.items()}).T
 print(f"base model without adapters: {base_latency:.1f} ms per batch of {pairs} pairs x {tokens} tokens")
 placement_table
@@ -342,10 +372,8 @@ scales = placement_runs["parallel, learned scale"]["learned_scales"]
 print(f"learned scales s after training: mean {np.mean(scales):.2f}, from {min(scales):.2f} to {max(scales):.2f} "
       f"(started at 1.00; He et al. chose a fixed s = 4)")
 best = max(placement_runs, key=lambda n: placement_runs[n]["accuracy"])
-spread = size_runs.groupby("m")["accuracy"].std().max() * 100
-print(f"most accurate placement here: {best}. One seed each, so before reading much into the gaps compare them "
-      + (f"with the seed-to-seed spread of experiment 3 (std up to {spread:.1f} points)." if len(budget.seeds) > 1
-         else "with a seed-to-seed spread (this budget trains one seed, so none was measured)."))
+print(f"most accurate placement here: {best}. One seed each, so read the gaps against the reference "
+      f"adapter's seed-to-seed std of {noise:.1f} points.")
 
 # %% [markdown]
 # ## 5 · AdapterDrop: no adapters in the lowest k layers
@@ -355,10 +383,15 @@ print(f"most accurate placement here: {best}. One seed each, so before reading m
 # at inference the saving is only the adapters' own compute, which is small; the big
 # inference win comes when several tasks share the adapter-free lower layers (notebook 03).
 # With k = L no adapter is left and only the classifier head trains.
+#
+# The training speed is each run's pairs per second. Compare runs of this notebook with each
+# other, not with notebook 02: on a CPU two runs trained side by side here, one thread each.
 
 # %% tags=["nbval-ignore-output"]
-drop_runs = pd.DataFrame([{"k": k, **run(dropped(k), frozen_below=k)}
-                          for k in tqdm(range(n_layers + 1), desc="AdapterDrop")]).set_index("k")
+drop_runs = pd.DataFrame([{"k": k, **run(dropped(k), frozen_below=k)} for k in range(n_layers + 1)]).set_index("k")
+# k = L has no adapter at all: its latency is the plain base model's.
+drop_latency = L.ablation.variant_latency(choice, {k: dropped(k) for k in range(n_layers)}, pairs, tokens, repeats=repeats)
+drop_runs["latency_ms"] = [drop_latency[k] if k < n_layers else drop_latency["base"] for k in drop_runs.index]
 speed0, latency0 = drop_runs.loc[0, "train_samples_per_second"], drop_runs.loc[0, "latency_ms"]
 drop_table = pd.DataFrame({
     "adapter layers": [f"{k}..{n_layers - 1}" if k < n_layers else "none" for k in drop_runs.index],
@@ -411,7 +444,8 @@ results = {
     "span_ablation": {"baseline_accuracy": baseline, "delta_points": L.ablation.matrix_to_json(delta)},
     "init_scale": init_runs.to_dict("records"),
     "bottleneck": size_runs.to_dict("records"),
-    "placement": {"base_latency_ms": base_latency, **placement_runs},
+    "reference_seeds": reference_runs.to_dict("records"),
+    "placement": {"base_latency_ms": base_latency, "latency_ms": placement_latency, **placement_runs},
     "adapterdrop": drop_runs.reset_index().to_dict("records"),
     "cache": {"runs_read_back": cache.hits, "runs_trained_now": cache.misses},
 }
