@@ -18,4 +18,4 @@ from . import inference, multitask
 from .multitask import MultiTaskAdapterManager
 from . import recipes
 from . import baselines
-from . import ablation, runs
+from . import ablation, compare, runs

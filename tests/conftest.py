@@ -65,3 +65,23 @@ def batch(tokenizer):
     enc = tokenizer(["The cat sat on the mat .", "Shares rose on Monday ."],
                     ["A cat was sitting on a mat .", "Rain is expected ."], padding=True, return_tensors="pt")
     return dict(enc)
+
+
+@pytest.fixture
+def tiny_data(glue_dir, tokenizer):
+    """The small MRPC folder, tokenised."""
+    import labutils as L
+
+    ds, _ = L.load_glue("mrpc", data_dir=str(glue_dir))
+    return L.tokenize(ds, tokenizer, "mrpc")
+
+
+@pytest.fixture
+def tiny_choice(tmp_path, tokenizer):
+    """A ModelChoice pointing at a saved tiny BERT (3 layers), as if it were the lab's model."""
+    import labutils as L
+
+    folder = tmp_path / "tiny-bert"
+    make_tiny_model(layers=3).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return L.ModelChoice(str(folder), "tiny-bert", False, "test")

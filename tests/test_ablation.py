@@ -90,12 +90,6 @@ def test_span_scores_restores_a_previous_skip_state(batch):
     torch.testing.assert_close(logits(model, batch), before, rtol=0, atol=0)
 
 
-@pytest.fixture
-def tiny_data(glue_dir, tokenizer):
-    ds, _ = L.load_glue("mrpc", data_dir=str(glue_dir))
-    return L.tokenize(ds, tokenizer, "mrpc")
-
-
 def test_span_ablation_is_accuracy_change_in_points(tiny_data, tokenizer):
     model = trained_like(seed=1)
     dev = tiny_data["validation"]
@@ -237,14 +231,6 @@ def test_freeze_layers_below_stops_the_backward_pass(batch):
         if name.startswith(("bert.embeddings", "bert.encoder.layer.0.", "bert.encoder.layer.1.")):
             assert p.grad is None, name
     assert model.bert.encoder.layer[2].output.adapters["drop"].up_proj.weight.grad is not None
-
-
-@pytest.fixture
-def tiny_choice(tmp_path, tokenizer):
-    folder = tmp_path / "tiny-bert"
-    make_tiny_model(layers=N_LAYERS).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return L.ModelChoice(str(folder), "tiny-bert", False, "test")
 
 
 def test_train_variant_reports_plain_numbers_and_caches(tiny_choice, tiny_data, tmp_path, monkeypatch):

@@ -1,0 +1,280 @@
+# %% [markdown]
+# # 05 · Compare: adapters against full fine-tuning, LoRA, prefix, prompt tuning and IA3
+#
+# **Adapter Layers lab**, notebook 5. Every parameter-efficient method claims to reach full
+# fine-tuning's accuracy while training a sliver of the weights. Here the claims meet one
+# another on equal terms:
+#
+# * the **same** pretrained model, the same MRPC rows, the same number of epochs and the same
+#   seeds for every method, and the mean and spread over those seeds;
+# * each method keeps **its own learning rate**, taken from its paper's range and not tuned on
+#   this dev set: no single rate suits 22 million weights (full fine-tuning) and a few thousand
+#   vectors (prompt tuning) alike. Tuning the rate per method would be fairer still, and costs
+#   a sweep per method.
+#
+# The lab's own adapters (Houlsby, FFN-only, parallel) come from `labutils`; LoRA, prefix
+# tuning, prompt tuning and IA3 come from `peft` with `TaskType.SEQ_CLS` (`L.baselines`).
+# The adapter runs are the very runs of notebook 04 when both used the same budget: they
+# share the cache in `outputs/cache/04/`.
+#
+# In the `full` profile this trains 8 methods x 3 seeds on all of MRPC for 2 epochs (about an
+# hour on a 2-core CPU, minutes on a GPU); the `quick` profile trains one step on a handful
+# of pairs only to check that everything runs, and its numbers mean nothing.
+
+# %% tags=["parameters"]
+import os
+
+# Run profile: "full" (the real lab) or "quick" (tiny, for CI). LAB_PROFILE overrides.
+PROFILE = os.environ.get("LAB_PROFILE", "full")
+
+# %% tags=["nbval-ignore-output"]
+import dataclasses
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import labutils as L
+
+profile = L.notebook.start(PROFILE)
+choice = L.resolve_model()
+print(choice.banner())
+print(L.notebook.hardware())
+
+# %% [markdown]
+# ## Data, budget and cache
+# The same data and budget as notebook 04 (`L.ablation.Budget`): epochs, rows, batch size
+# and the seeds of the reference adapter, which here are every method's seeds.
+
+# %% tags=["nbval-ignore-output"]
+from datasets import DatasetDict
+from transformers import AutoConfig
+
+budget = L.ablation.Budget.from_profile(profile)
+seeds = budget.reference_seeds
+mrpc, source = L.load_glue("mrpc")
+raw = DatasetDict(train=L.subsample(mrpc["train"], budget.train_rows, seed=0),
+                  validation=L.subsample(mrpc["validation"], budget.eval_rows, seed=0))
+tokenizer = L.load_tokenizer(choice)
+data = L.tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length)
+cache = L.ablation.RunCache(L.notebook.output_dir("cache", "04"))
+majority = L.ablation.majority_rate(data["validation"]["label"])
+print(f"{budget.epochs:g} epochs, batch {budget.batch_size}, seeds {list(seeds)}")
+print(f"data from {source}: {len(data['train'])} training pairs, {len(data['validation'])} dev pairs; "
+      f"majority class {100 * majority:.1f}%")
+
+# %% [markdown]
+# ## The methods
+# What differs between them is only *which* parameters train and where they sit:
+#
+# | method | what trains (besides the classifier head) |
+# |---|---|
+# | full fine-tuning | every weight |
+# | Houlsby adapters | a bottleneck after attention and after the FFN, in every layer; LayerNorms |
+# | FFN-only adapters (Pfeiffer) | one bottleneck after the FFN per layer; LayerNorms |
+# | parallel adapters (He et al.) | one bottleneck beside the FFN, fed its input, output x4; LayerNorms |
+# | LoRA | low-rank updates $BA$ (rank 8) to the query and value projections |
+# | prefix tuning | 20 key/value vectors prepended to every layer's attention |
+# | prompt tuning | 20 input embeddings prepended to the sentence pair |
+# | IA3 | vectors that rescale keys, values and the FFN's inner activation |
+
+# %% tags=["nbval-ignore-output"]
+methods = L.compare.default_methods(adapter_lr=budget.learning_rate, full_lr=profile.full_lr,
+                                    reduction_factor=profile.reduction_factor)
+pd.DataFrame([{"method": m.name, "kind": m.kind, "learning rate": m.learning_rate} for m in methods]).set_index("method")
+
+# %% [markdown]
+# ### One method written out: LoRA's cost by hand
+# LoRA replaces a frozen $d \times d$ projection $W$ by $W + \frac{\alpha}{r} B A$ with
+# $A \in \mathbb{R}^{r \times d}$ and $B \in \mathbb{R}^{d \times r}$: $2rd$ new weights per
+# adapted matrix, two matrices (query, value) per layer. $B$ starts at zero, so, like an adapter,
+# LoRA starts as the unchanged pretrained model. An adapter with bottleneck $m$ costs
+# $2dm + d + m$. Count both by hand and compare with what the libraries built:
+
+# %%
+model_config = AutoConfig.from_pretrained(choice.name_or_path)
+d, n_layers = model_config.hidden_size, model_config.num_hidden_layers
+lora = next(m for m in methods if m.peft_method == "lora")
+lora_model, _ = L.compare.build(choice, lora)
+r = L.baselines.DEFAULT_CONFIGS["lora"]["r"]
+lora_weights = sum(p.numel() for n, p in lora_model.named_parameters() if "lora_" in n)
+print("LoRA weights == layers x 2 matrices x 2rd:", lora_weights == n_layers * 2 * 2 * r * d)
+houlsby = next(m for m in methods if m.name == "Houlsby adapters")
+adapter_model, _ = L.compare.build(choice, houlsby)
+m = houlsby.adapter.bottleneck_for(d)
+print("Houlsby weights == layers x 2 adapters x (2dm + d + m):",
+      L.adapter_parameter_count(adapter_model, L.ablation.ADAPTER_NAME) == n_layers * 2 * L.adapter_param_count(d, m))
+del lora_model, adapter_model
+
+# %% [markdown]
+# ## What each method costs before it trains
+# Parameter counts and the file one task needs depend only on the architecture, so they come
+# from untrained models. "Stored per task" is what you keep for each new task: the whole model
+# for full fine-tuning, a small folder for the others (its weights and the classifier head).
+
+# %% tags=["nbval-ignore-output"]
+base_params = sum(p.numel() for p in L.load_base_model(choice)[0].parameters())
+footprints = {m.name: L.compare.footprint(choice, m, base_params) for m in methods}
+unavailable = {name: f["unavailable"] for name, f in footprints.items() if "unavailable" in f}
+pd.DataFrame({name: {"trainable params": f.get("trainable_params"),
+                     "trainable %": round(f["trainable_pct"], 3) if "trainable_pct" in f else None,
+                     "stored per task (MB)": round(f["stored_bytes"] / 1e6, 2) if "stored_bytes" in f else None}
+              for name, f in footprints.items()}).T
+
+# %% tags=["nbval-check-output"]
+built = [name for name in footprints if name not in unavailable]
+print("every method has a row, built or with its cause:", set(footprints) == {m.name for m in methods})
+small = all(footprints[n]["stored_bytes"] < 0.1 * footprints["full fine-tuning"]["stored_bytes"]
+            for n in built if n != "full fine-tuning")
+print("every parameter-efficient method stores under 10% of the full model per task:", small)
+for name, cause in unavailable.items():
+    print(f"{name}: {cause}")
+
+# %% [markdown]
+# ## Training: every method, every seed
+# `L.compare.method_job` describes one run; `L.runs.run_jobs` trains what the cache lacks, two
+# at a time on a CPU, each stored the moment it finishes (interrupt and resume at will). The
+# Houlsby and FFN-only runs with the same budget may already be there from notebook 04.
+
+# %% tags=["nbval-ignore-output"]
+def tag_for(method, seed):
+    """Notebook 04's reference run (Houlsby, seed 0) carries its layer-span sweep: share it."""
+    return "span-ablation" if method.kind == "adapter" and method.adapter == houlsby.adapter and seed == 0 else None
+
+
+jobs = [L.compare.method_job(choice, data, m, budget, seed, tag=tag_for(m, seed))
+        for m in methods if m.name not in unavailable for seed in seeds]
+todo = [job for job in jobs if cache.get(job.settings) is None]
+print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already in the cache")
+start = time.perf_counter()
+results = L.runs.run_jobs(cache, jobs, workers=budget.workers, desc="comparison runs")
+print(f"{len(todo)} runs trained in {(time.perf_counter() - start) / 60:.1f} min")
+
+# %% tags=["nbval-ignore-output"]
+per_run = pd.DataFrame([{"method": job.kwargs["method"].name, "seed": job.kwargs["seed"], **result}
+                     for job, result in zip(jobs, results)])
+failed_in_training = sorted(per_run.loc[per_run["unavailable"].notna(), "method"].unique()) if "unavailable" in per_run else []
+for name in failed_in_training:
+    unavailable[name] = per_run.loc[per_run.method == name, "unavailable"].iloc[0]
+trained = per_run[~per_run["method"].isin(unavailable)]
+print(f"{len(trained)} trained runs; unavailable: {sorted(unavailable) or 'none'}")
+
+# %% [markdown]
+# ## Inference latency
+# Latency depends on the architecture only, so each method is timed on an untrained model, all
+# in alternating rounds with the plain base model (full fine-tuning runs exactly the base
+# model's network). Unmerged LoRA adds two small products per adapted projection; prefix
+# tuning makes every attention longer; prompt tuning makes the input longer. A LoRA update can
+# be merged into $W$ after training, which brings it back to the base model's latency.
+
+# %% tags=["nbval-ignore-output"]
+pairs, tokens, repeats = budget.latency
+latency = L.compare.method_latency(choice, [m for m in methods if m.name not in unavailable], pairs, tokens,
+                                   repeats=repeats)
+latency["full fine-tuning"] = latency["base model"]
+print(f"ms per batch of {pairs} pairs x {tokens} tokens (median over 3 alternating rounds):")
+pd.Series({k: round(v, 1) for k, v in latency.items()}, name="latency (ms)").to_frame()
+
+# %% [markdown]
+# ## The comparison
+# One row per method; accuracy and F1 as mean ± standard deviation over the seeds. Memory:
+# on a GPU, the peak that training allocated; on a CPU the process's memory is not a fair
+# measure (it does not shrink between runs), so the table gives what the method needs for
+# weights, gradients and Adam's two moments, $4\,\text{bytes} \times (\text{all} + 3 \times
+# \text{trainable})$, which is where the methods differ most.
+
+# %% tags=["nbval-ignore-output"]
+def row(method):
+    f = footprints[method.name]
+    if method.name in unavailable:
+        return {"method": method.name, "note": "unavailable: " + unavailable[method.name].split(": ", 1)[-1][:90]}
+    r = trained[trained.method == method.name]
+    spread = lambda col: f"{100 * r[col].mean():.1f} ± {100 * r[col].std():.1f}" if len(r) > 1 else f"{100 * r[col].mean():.1f}"
+    on_gpu = (r["device"] == "cuda").all()
+    return {
+        "method": method.name,
+        "trainable %": round(f["trainable_pct"], 3),
+        "dev accuracy": spread("accuracy"),
+        "dev F1": spread("f1"),
+        "train time (s)": round(r["train_seconds"].mean()),
+        "memory (MiB)": round(r["peak_memory_mib"].mean()) if on_gpu
+                        else round(4 * (base_params + 3 * f["trainable_params"]) / 2**20),
+        "latency (ms)": round(latency[method.name], 1),
+        "latency vs base": f"{100 * (latency[method.name] / latency['base model'] - 1):+.0f}%",
+        "stored per task (MB)": round(f["stored_bytes"] / 1e6, 2),
+        "note": "",
+    }
+
+
+table = pd.DataFrame([row(m) for m in methods]).set_index("method")
+print(f"{choice.display_name}, MRPC dev, {budget.epochs:g} epochs, {len(seeds)} seed(s); memory is "
+      + ("peak GPU memory." if trained["device"].eq("cuda").all() else "weights + gradients + Adam (CPU run)."))
+table
+
+# %% tags=["nbval-check-output"]
+print("one row per method:", list(table.index) == [m.name for m in methods])
+print("every trained method ran every seed:", (trained.groupby("method").size() == len(seeds)).all())
+print("unavailable methods keep their row with a cause:", all(table.loc[n, "note"].startswith("unavailable") for n in unavailable))
+
+# %% [markdown]
+# ## Accuracy against the share of parameters trained
+# The trade-off in one picture: each point is a method (mean over seeds, bars ± one standard
+# deviation), the x-axis the share of the base model's parameters it trains, on a log scale.
+
+# %% tags=["nbval-ignore-output"]
+fig, ax = plt.subplots(figsize=(7.5, 4.2))
+for i, m in enumerate(x for x in methods if x.name not in unavailable):
+    r = trained[trained.method == m.name]
+    x, y, err = footprints[m.name]["trainable_pct"], 100 * r["accuracy"].mean(), 100 * r["accuracy"].std()
+    ax.errorbar(x, y, yerr=0 if np.isnan(err) else err, fmt="o", color=f"C{i}", capsize=3)
+    ax.annotate(m.name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+ax.axhline(100 * majority, ls="--", color="grey", lw=1, label="majority class")
+ax.set_xscale("log")
+ax.set(xlabel="trainable parameters, % of the base model (log scale)", ylabel="MRPC dev accuracy (%)",
+       title=f"Accuracy against trainable share ({choice.display_name}, {len(seeds)} seed(s))")
+ax.grid(alpha=0.3, which="both")
+ax.legend(fontsize=8);
+
+# %% [markdown]
+# ## What the numbers say
+# Read every gap against the seed spread: with 408 dev pairs one pair is a quarter of a
+# point, and a short run moves by a point or more from seed to seed.
+
+# %% tags=["nbval-ignore-output"]
+summary = trained.groupby("method", sort=False)["accuracy"].agg(["mean", "std"]) * 100
+full = summary.loc["full fine-tuning"]
+noise = summary["std"].max()
+for name, s in summary.iterrows():
+    if name == "full fine-tuning":
+        continue
+    gap = s["mean"] - full["mean"]
+    verdict = ("within the seed spread of" if abs(gap) <= noise else "above" if gap > 0 else "below")
+    print(f"{name:18s} {s['mean']:5.1f}% ({gap:+.1f} points vs full fine-tuning: {verdict} it) "
+          f"training {footprints[name]['trainable_pct']:.3f}% of the weights")
+near_majority = [n for n, s in summary.iterrows() if s["mean"] <= 100 * majority + 1]
+if near_majority:
+    print(f"At or within a point of the majority class ({100 * majority:.1f}%), i.e. not learned within "
+          f"this budget: {', '.join(near_majority)}.")
+
+# %% [markdown]
+# ## Results for the instructor
+
+# %% tags=["nbval-ignore-output"]
+results_json = {
+    "notebook": "05-Compare", "profile": profile.to_dict(), "budget": dataclasses.asdict(budget),
+    "model": choice.display_name, "offline_default": choice.offline_default, "data": source,
+    "hardware": L.notebook.hardware(), "majority_rate": majority,
+    "methods": [dataclasses.asdict(m) for m in methods], "footprints": footprints, "latency_ms": latency,
+    "unavailable": unavailable, "runs": per_run.to_dict("records"),
+}
+print("wrote", L.notebook.shown(L.notebook.write_results("05-compare", results_json)))
+
+# %% [markdown]
+# **Take-aways to check against your numbers.** Houlsby et al. reported adapters within 0.4
+# points of full fine-tuning on GLUE with BERT-base, training 3.6% of the parameters; LoRA,
+# IA3 and the adapters usually land close together, while prefix and especially prompt tuning
+# need many more steps on small models (Lester et al. found prompt tuning competitive only at
+# billions of parameters). A short budget favours methods that change the network more
+# directly, so where a method sits at the majority class here, the first suspect is the
+# budget, not the method.
