@@ -143,8 +143,9 @@ def tag_for(method, seed):
     return "span-ablation" if method.kind == "adapter" and method.adapter == houlsby.adapter and seed == 0 else None
 
 
+# Seed by seed, so that an interrupted run already has every method once.
 jobs = [L.compare.method_job(choice, data, m, budget, seed, tag=tag_for(m, seed))
-        for m in methods if m.name not in unavailable for seed in seeds]
+        for seed in seeds for m in methods if m.name not in unavailable]
 todo = [job for job in jobs if cache.get(job.settings) is None]
 print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already in the cache")
 start = time.perf_counter()
