@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import math
 import tempfile
-import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Optional

@@ -24,12 +24,9 @@ import contextlib
 import dataclasses
 import hashlib
 import io
-import json
 import math
-import os
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -37,13 +34,14 @@ import torch
 
 from .config import AdapterConfig
 from .device import pick_device, pick_precision
-from .freeze import freeze_for_adapters, parameter_report
+from .freeze import parameter_report
 from .hub import ModelChoice, load_base_model
 from .latency import compare_latency, synthetic_batch
 from .model import (active_adapter, adapter_configs, adapter_parameter_count, adapter_sublayers, adapters_skipped,
                     add_adapter, set_active_adapter, skipped_layers,
                     encoder_layers)
-from .runs import Job, RunCache, _plain, stable_key  # noqa: F401 - re-exported for notebooks
+from .recipes import adapter_model
+from .runs import Job, RunCache, stable_key  # noqa: F401 - RunCache, stable_key: re-exported for notebooks
 from .train import evaluate, set_seed, train, training_arguments
 
 # Part of every cache key. Bump it when what a run measures or how it trains changes, so that
@@ -275,9 +273,7 @@ def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
         after_training = lambda model, tokenizer: AFTER_TRAINING[tag](model, tokenizer, data)  # noqa: E731
     set_seed(seed)  # the new head and the adapters are initialised from the global RNG
     label_names = data["train"].features["label"].names
-    model, tokenizer = load_base_model(choice, label_names)
-    add_adapter(model, ADAPTER_NAME, config)
-    freeze_for_adapters(model)
+    model, tokenizer = adapter_model(choice, label_names, ADAPTER_NAME, config)
     if frozen_below:
         freeze_layers_below(model, frozen_below)
     report = parameter_report(model)

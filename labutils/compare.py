@@ -26,11 +26,11 @@ from .ablation import ADAPTER_NAME, CACHE_VERSION, Budget, data_fingerprint, run
 from .baselines import PeftMethodUnavailable, make_peft_model
 from .config import AdapterConfig
 from .device import pick_device, pick_precision
-from .freeze import freeze_for_adapters, parameter_report, unfreeze_all
+from .freeze import unfreeze_all
 from .hub import ModelChoice, load_base_model
 from .io import adapter_file_size, model_file_size, save_adapter
 from .latency import measure_latency, synthetic_batch
-from .model import add_adapter
+from .recipes import adapter_model
 from .runs import Job  # noqa: F401
 from .train import set_seed, train, training_arguments
 
@@ -109,12 +109,11 @@ def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
 
     Raises `PeftMethodUnavailable` (with its cause) when peft cannot build the method here.
     """
+    if method.kind == "adapter":
+        return adapter_model(choice, label_names, ADAPTER_NAME, method.adapter)
     model, tokenizer = load_base_model(choice, list(label_names))
     if method.kind == "full":
         unfreeze_all(model)
-    elif method.kind == "adapter":
-        add_adapter(model, ADAPTER_NAME, method.adapter)
-        freeze_for_adapters(model)
     else:
         model = make_peft_model(model, method.peft_method, **dict(method.peft_options))
     return model, tokenizer

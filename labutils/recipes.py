@@ -13,6 +13,18 @@ from .model import add_adapter
 from .train import set_seed, train, training_arguments
 
 
+def adapter_model(choice: ModelChoice, label_names, name: str, config: AdapterConfig):
+    """A fresh pretrained model with adapter `name` inserted and the base frozen as in the paper.
+
+    Adapters, LayerNorms and the new classifier head train; everything else is frozen.
+    Returns (model, tokenizer). Seed first (`set_seed`): the head and adapters draw from it.
+    """
+    model, tokenizer = load_base_model(choice, list(label_names))
+    add_adapter(model, name, config)
+    freeze_for_adapters(model)
+    return model, tokenizer
+
+
 def saved_adapter_matches(folder, choice: ModelChoice, config: AdapterConfig) -> bool:
     """True if `folder` holds an adapter for this base model with this config (safe to reuse)."""
     if not (Path(folder) / CONFIG_FILE).is_file():
@@ -36,9 +48,7 @@ def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: Adapte
     ds["train"] = subsample(ds["train"], train_rows, seed=seed)
     ds["validation"] = subsample(ds["validation"], eval_rows, seed=seed)
     set_seed(seed)
-    model, tokenizer = load_base_model(choice, spec.label_names)
-    add_adapter(model, task, config)
-    freeze_for_adapters(model)
+    model, tokenizer = adapter_model(choice, spec.label_names, task, config)
     data = tokenize(ds, tokenizer, task, max_length=max_length)
     steps = -(-len(data["train"]) // batch_size)
     args = training_arguments(f"{output_dir}/{task}", epochs=epochs, learning_rate=learning_rate,

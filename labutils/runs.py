@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import importlib
 import json
-import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed

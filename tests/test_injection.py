@@ -4,7 +4,6 @@ import torch
 
 import labutils as L
 from labutils.layer import AdapterSublayerOutput
-from conftest import make_tiny_model
 
 
 def n_wrapped(model):
