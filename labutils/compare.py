@@ -17,10 +17,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
+
+import torch
 
 from .ablation import ADAPTER_NAME, CACHE_VERSION, Budget, data_fingerprint, run_settings
 from .baselines import PeftMethodUnavailable, make_peft_model
@@ -29,7 +32,7 @@ from .device import pick_device, pick_precision
 from .freeze import unfreeze_all
 from .hub import ModelChoice, load_base_model
 from .io import adapter_file_size, model_file_size, save_adapter
-from .latency import measure_latency, synthetic_batch
+from .latency import interleaved_latency, synthetic_batch
 from .recipes import adapter_model
 from .runs import Job  # noqa: F401
 from .train import set_seed, train, training_arguments
@@ -191,8 +194,8 @@ def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 
 
     Each method gets its own untrained model (latency depends on the architecture, not on the
     weights: LoRA unmerged adds two small matmuls per target, prefix tuning lengthens every
-    attention, prompt tuning lengthens the input). All models are measured in alternating
-    rounds so that they see the same machine conditions. Unavailable methods are left out.
+    attention, prompt tuning lengthens the input). All models take turns pass by pass
+    (`interleaved_latency`), so that they see the same machine conditions. Unavailable methods are left out.
     """
     device = pick_device()
     models = {"base model": load_base_model(choice)[0]}
@@ -205,12 +208,13 @@ def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 
             pass
     tokenizer = load_base_model(choice)[1]
     batch = synthetic_batch(tokenizer, pairs, tokens, device)
-    samples = {name: [] for name in models}
     for model in models.values():
-        model.to(device)
-    for r in range(rounds):
-        order = list(models) if r % 2 == 0 else list(reversed(list(models)))
-        for name in order:
-            samples[name].append(measure_latency(models[name], batch, repeats=repeats, warmup=2)["median_ms"])
-    import statistics
+        model.to(device).eval()
+
+    def one_pass(model):
+        with torch.inference_mode():
+            model(**batch)
+
+    calls = {name: (lambda m=model: one_pass(m)) for name, model in models.items()}
+    samples = interleaved_latency(calls, passes=rounds * repeats, warmup=2, device=device)
     return {name: statistics.median(values) for name, values in samples.items()}

@@ -46,17 +46,44 @@ def measure_latency(model, batch: dict, repeats: int = 20, warmup: int = 3) -> d
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeats": repeats}
 
 
+def interleaved_latency(calls: dict, passes: int = 15, warmup: int = 2, device="cpu") -> dict:
+    """Times of single passes (ms) of each zero-argument function in `calls`, interleaved.
+
+    Every function runs once per sweep, in an order rotated by one place each sweep, and the
+    sweep repeats `passes` times. A slow drift of the machine (clock boost, a neighbouring job,
+    the allocator warming up) then lands on every setting alike; timing one setting many times
+    in a row and then the next charges the drift to whichever came first, which on a busy CPU
+    is a larger effect than an adapter's few percent of FLOPs.
+    """
+    names = list(calls)
+    for name in names:
+        for _ in range(warmup):
+            calls[name]()
+    synchronize(device)
+    samples = {name: [] for name in names}
+    for sweep in range(passes):
+        shift = sweep % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            calls[name]()
+            synchronize(device)
+            samples[name].append(1000 * (time.perf_counter() - start))
+    return samples
+
+
 def compare_latency(model, batch: dict, settings: dict, rounds: int = 3, repeats: int = 5, warmup: int = 2) -> dict:
-    """Median latency (ms) of each setting, measured in alternating rounds.
+    """Median latency (ms) of each setting over `rounds x repeats` interleaved passes.
 
     `settings` maps a name to a function returning a context manager that puts the model in
-    that state (e.g. ``lambda: adapters_skipped(model, range(2))``). Measuring every setting
-    once per round, in alternating order, spreads clock drift and neighbouring jobs evenly
-    instead of charging them to whichever setting happened to run first.
+    that state (e.g. ``lambda: adapters_skipped(model, range(2))``); see `interleaved_latency`
+    for why the settings take turns pass by pass.
     """
-    samples = {name: [] for name in settings}
-    for r in range(rounds):
-        for name in (list(settings) if r % 2 == 0 else list(reversed(list(settings)))):
-            with settings[name]():
-                samples[name].append(measure_latency(model, batch, repeats=repeats, warmup=warmup)["median_ms"])
+    model.eval()
+
+    def one_pass(setting):
+        with torch.inference_mode(), setting():
+            model(**batch)
+
+    calls = {name: (lambda s=setting: one_pass(s)) for name, setting in settings.items()}
+    samples = interleaved_latency(calls, passes=rounds * repeats, warmup=warmup, device=batch["input_ids"].device)
     return {name: statistics.median(values) for name, values in samples.items()}

@@ -207,3 +207,13 @@ def test_compare_latency_times_every_setting_in_each_round(tiny_model, batch):
                                   rounds=3, repeats=1, warmup=0)
     assert set(out) == {"a", "b"} and all(v > 0 for v in out.values())
     assert entered == ["a", "b", "b", "a", "a", "b"]
+
+
+def test_interleaved_latency_rotates_the_order_every_sweep():
+    from labutils import latency
+    calls = []
+    out = latency.interleaved_latency({n: (lambda n=n: calls.append(n)) for n in "abc"}, passes=3, warmup=1)
+    assert calls[:3] == ["a", "b", "c"]  # warm-up, once each
+    assert "".join(calls[3:]) == "abc" + "bca" + "cab"  # no setting is always timed first
+    assert {n: len(v) for n, v in out.items()} == {"a": 3, "b": 3, "c": 3}
+    assert all(t >= 0 for v in out.values() for t in v)

@@ -163,7 +163,7 @@ print(f"{len(trained)} trained runs; unavailable: {sorted(unavailable) or 'none'
 # %% [markdown]
 # ## Inference latency
 # Latency depends on the architecture only, so each method is timed on an untrained model, all
-# in alternating rounds with the plain base model (full fine-tuning runs exactly the base
+# taking turns pass by pass with the plain base model (full fine-tuning runs exactly the base
 # model's network). Unmerged LoRA adds two small products per adapted projection; prefix
 # tuning makes every attention longer; prompt tuning makes the input longer. A LoRA update can
 # be merged into $W$ after training, which brings it back to the base model's latency.
@@ -173,7 +173,7 @@ pairs, tokens, repeats = budget.latency
 latency = L.compare.method_latency(choice, [m for m in methods if m.name not in unavailable], pairs, tokens,
                                    repeats=repeats)
 latency["full fine-tuning"] = latency["base model"]
-print(f"ms per batch of {pairs} pairs x {tokens} tokens (median over 3 alternating rounds):")
+print(f"ms per batch of {pairs} pairs x {tokens} tokens (median of {3 * repeats} passes, the models taking turns):")
 pd.Series({k: round(v, 1) for k, v in latency.items()}, name="latency (ms)").to_frame()
 
 # %% [markdown]
