@@ -1,6 +1,7 @@
 # The two commands a newcomer needs:
 #   make lab    run every notebook headless (offline default model, full profile) into outputs/
 #   make test   unit tests + nbval over the notebooks (quick profile, offline)
+# And: make bench   the speed and memory figures README quotes (benchmarks/run_all.sh)
 # Each installs what it needs into .venv first.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard [0-9][0-9]-*.ipynb))
 OMP_WAIT_POLICY ?= PASSIVE
 export LAB_DATA_DIR OMP_WAIT_POLICY
 
-.PHONY: install lab test unit notebooks-commit clean
+.PHONY: install lab test unit bench notebooks-commit clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,9 @@ lab: install
 
 test: install
 	@bash tools/run_tests.sh $(PY)
+
+bench: install
+	@HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} bash benchmarks/run_all.sh $(PY)
 
 unit: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make bench`: the figures README quotes, in one command. The training-step / latency / memory
+# benchmark, then dynamic padding against pad-to-128, each writing JSON to outputs/benchmarks/.
+# On a GPU the defaults apply (bf16 autocast, 10 timed steps); on a CPU fewer steps, the
+# settings README's CPU figures come from.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-.venv/bin/python}
+if "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "== bench_training.py (GPU)"
+  "$PY" benchmarks/bench_training.py
+else
+  echo "== bench_training.py (CPU: 4 timed steps, 5 timed calls)"
+  "$PY" benchmarks/bench_training.py --steps 4 --warmup 1 --repeats 5 --cpu-memory subprocess
+fi
+if [ -z "${LAB_DATA_DIR:-}" ] && [ "${HF_HUB_OFFLINE:-0}" = "1" ]; then
+  echo "bench_padding.py needs MRPC: set LAB_DATA_DIR to a GLUE folder (or allow the Hub)." >&2
+  exit 2
+fi
+echo "== bench_padding.py (1,024 MRPC rows, 8 steps per arm)"
+"$PY" benchmarks/bench_padding.py --rows 1024 --steps 8
