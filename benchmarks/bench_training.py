@@ -16,8 +16,8 @@ Peak FLOP/s: ``--peak-tflops``, else a spec-sheet figure for known GPUs, else (a
 always) a large matmul timed in this same run with the same threads.
 
 Inference: latency of ``model(**batch)`` at batch 1 and ``--batch-size`` for the base model,
-with adapters and with LoRA (unmerged; merged LoRA is the base model by construction), via
-``labutils.latency.measure_latency`` in rounds that alternate between the models.
+with adapters and with LoRA (unmerged; merged LoRA is the base model by construction), the
+models taking turns call by call (``labutils.latency.interleaved_latency``).
 
 Memory: on CUDA the allocator's peak during one training step above what was resident before
 it. On a CPU one process cannot tell the methods apart (its resident memory never shrinks), so
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import resource
 import statistics
 import subprocess
@@ -278,27 +277,27 @@ def cpu_memory_by_subprocess(cfg: BenchConfig) -> dict:
 # ---------------------------------------------------------------------------- inference
 
 def time_inference(models: dict, tokenizer, cfg: BenchConfig, device: str, precision: str) -> list:
-    """Median latency per model at batch 1 and --batch-size, from rounds that alternate models."""
+    """Median latency per model at batch 1 and --batch-size; the models take turns call by call
+    (`labutils.latency.interleaved_latency`), so drift on a shared machine hits all alike."""
     rows = []
-    rounds = max(1, min(3, cfg.repeats))
-    per_round = math.ceil(cfg.repeats / rounds)
     for batch_size in (1, cfg.batch_size):
         batch = L.latency.synthetic_batch(tokenizer, batch_size, cfg.seq_len, device)
-        medians, mins = {n: [] for n in models}, {n: [] for n in models}
-        cpu = {n: [0.0, 0] for n in models}  # process CPU seconds, calls (warm-up calls are the same work)
-        for r in range(rounds):
-            for name in rotated(list(models), r):
-                warmup = cfg.warmup if r == 0 else 0
-                start_cpu = time.process_time()
-                with autocast(device, precision):
-                    res = L.latency.measure_latency(models[name], batch, repeats=per_round, warmup=warmup)
-                cpu[name][0] += time.process_time() - start_cpu
-                cpu[name][1] += per_round + warmup
-                medians[name].append(res["median_ms"])
-                mins[name].append(res["min_ms"])
+        cpu = {n: [0.0, 0] for n in models}  # process CPU seconds and calls (warm-up calls are the same work)
+
+        def call(name):
+            start_cpu = time.process_time()
+            with torch.inference_mode(), autocast(device, precision):
+                models[name](**batch)
+            cpu[name][0] += time.process_time() - start_cpu
+            cpu[name][1] += 1
+
+        for model in models.values():
+            model.eval()
+        samples = L.latency.interleaved_latency({n: (lambda n=n: call(n)) for n in models},
+                                                passes=cfg.repeats, warmup=cfg.warmup, device=device)
         for name in models:
-            row = {"model": name, "batch": batch_size, "median_ms": statistics.median(medians[name]),
-                   "min_ms": min(mins[name]), "calls": rounds * per_round}
+            row = {"model": name, "batch": batch_size, "median_ms": statistics.median(samples[name]),
+                   "min_ms": min(samples[name]), "calls": len(samples[name])}
             if device == "cpu":  # CPU time per call: what this process did, whatever else ran on the cores
                 row["cpu_ms"] = 1000 * cpu[name][0] / cpu[name][1]
             rows.append(row)
@@ -471,7 +470,7 @@ def report(results: dict, device: str) -> None:
           f"N = {results['encoder_parameters_N']:,} encoder parameters; attention-score FLOPs not counted.")
     print(f"Memory: {results['memory_note']}. saved_activations_mib: what autograd keeps for backward "
           "(parameters excluded), measured the same way on every device.")
-    print("\nInference latency (median of alternating rounds)")
+    print("\nInference latency (median of calls, the models taking turns call by call)")
     columns = ["model", "batch", "median_ms", "min_ms", "x_base", "calls"]
     if device == "cpu":
         columns += ["cpu_ms", "x_base_cpu_time"]
