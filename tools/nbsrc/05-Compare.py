@@ -17,8 +17,9 @@
 # The adapter runs are the very runs of notebook 04 when both used the same budget: they
 # share the cache in `outputs/cache/04/`.
 #
-# In the `full` profile this trains 8 methods x 3 seeds on all of MRPC for 2 epochs (about an
-# hour on a 2-core CPU, minutes on a GPU); the `quick` profile trains one step on a handful
+# In the `full` profile this trains 8 methods x 3 seeds on all of MRPC for 2 epochs (51 minutes
+# on the 2-core CPU of the stored run; a GPU should need minutes, an estimate not yet
+# measured); the `quick` profile trains one step on a handful
 # of pairs only to check that everything runs, and its numbers mean nothing.
 
 # %% tags=["parameters"]
