@@ -16,9 +16,10 @@
 #    not backpropagate through them.
 #
 # Each point is a model trained from the pretrained weights, so this notebook is the lab's
-# most expensive: 24 runs in the `full` profile (all of MRPC, 2 epochs each), 79 minutes on a
-# 2-core CPU in the run stored here. A GPU should need minutes (an estimate from the runs'
-# arithmetic; no GPU run of this notebook has been made yet). The budget is one knob (next
+# most expensive: 24 runs in the `full` profile (all of MRPC, 2 epochs each). In the run stored
+# here a 2-core CPU trained 20 of them in 36 minutes (the other 4 came from notebook 05's
+# runs through the shared cache); an older 2-core CPU took 79 minutes for all 24. A GPU should
+# need minutes (an estimate from the runs' arithmetic; no GPU run of this notebook yet). The budget is one knob (next
 # section): on a GPU, give every point three seeds. Every finished run is stored on disk, so a re-run
 # after a crash or a closed laptop picks up where it stopped. The `quick` profile trains each
 # variant for a single step on a handful of pairs, only to check that everything runs: its
@@ -329,12 +330,11 @@ ax.set(xlabel="trainable parameters, % of the base model (log scale)", title="Ac
 #
 # Inference latency is the median of repeated forward passes of one fixed batch, every
 # variant and the plain base model taking turns so that they all see the same machine
-# conditions. Expect little: an adapter with m = d/16 adds about 2% of a layer's FLOPs, far
-# less than a shared CPU's timing noise. On the 2-core CPU of the stored run the variants even
-# came out faster than the base model, which no amount of extra compute can do: read that
-# column there as the size of the noise, not as a speed-up. (That run timed each setting in
-# rounds of four passes; `L.latency.interleaved_latency` now rotates the settings pass by pass,
-# which spreads drift more evenly.) A GPU, or `benchmarks/bench_training.py`, measures it properly.
+# conditions (`L.latency.interleaved_latency`: one pass each in turn, the order rotating).
+# Expect little: an adapter with m = d/16 adds about 2% of a layer's FLOPs, about the size of
+# a shared CPU's timing noise. The turns matter: an earlier run that timed each setting for
+# several passes in a row had the adapters up to 26% *faster* than the base model, which is
+# drift charged to whoever ran later, not speed.
 
 # %% tags=["nbval-ignore-output"]
 placement_runs = {name: run(config) for name, config in PLACEMENTS.items()}
@@ -392,8 +392,8 @@ print(f"most accurate placement here: {best}. One seed each, so read the gaps ag
 #
 # The training speed is each run's pairs per second. Compare runs of this notebook with each
 # other, not with notebook 02: on a CPU two runs trained side by side here, one thread each,
-# and what the neighbouring run was doing moves a run's time by 10-20% (same-sized adapters
-# in experiment 3 took 409-453 s). The inference column has the same limits as in experiment 4.
+# so a run's time also depends a little on what its neighbour was doing. The inference column
+# has the same limits as in experiment 4.
 
 # %% tags=["nbval-ignore-output"]
 drop_runs = pd.DataFrame([{"k": k, **run(dropped(k), frozen_below=k)} for k in range(n_layers + 1)]).set_index("k")
