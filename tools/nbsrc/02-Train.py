@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · Train: adapters versus full fine-tuning on MRPC
 #
-# **Adapter Layers lab**, notebook 2 of 4. You will
+# **Adapter Layers lab**, notebook 2 of 5. You will
 # 1. load the pretrained model and put Houlsby adapters into every layer,
 # 2. freeze the pretrained weights, so only the adapters, the LayerNorms and the
 #    classifier head train (under 2% of the parameters),

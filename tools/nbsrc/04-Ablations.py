@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04 · Ablations: what matters in an adapter, measured
 #
-# **Adapter Layers lab**, notebook 4 of 4. Houlsby et al. (2019, Section 3.6) did not stop at
+# **Adapter Layers lab**, notebook 4 of 5. Houlsby et al. (2019, Section 3.6) did not stop at
 # "adapters work": they asked *which* adapters matter and how fragile the design is. Here you
 # repeat their experiments on MRPC with real training runs, and add two later ideas built from
 # the same parts:

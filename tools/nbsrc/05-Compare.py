@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05 · Compare: adapters against full fine-tuning, LoRA, prefix, prompt tuning and IA3
 #
-# **Adapter Layers lab**, notebook 5. Every parameter-efficient method claims to reach full
+# **Adapter Layers lab**, notebook 5 of 5. Every parameter-efficient method claims to reach full
 # fine-tuning's accuracy while training a sliver of the weights. Here the claims meet one
 # another on equal terms:
 #
