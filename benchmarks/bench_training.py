@@ -280,6 +280,8 @@ def time_inference(models: dict, tokenizer, cfg: BenchConfig, device: str, preci
     """Median latency per model at batch 1 and --batch-size; the models take turns call by call
     (`labutils.latency.interleaved_latency`), so drift on a shared machine hits all alike."""
     rows = []
+    for model in models.values():
+        model.eval()
     for batch_size in (1, cfg.batch_size):
         batch = L.latency.synthetic_batch(tokenizer, batch_size, cfg.seq_len, device)
         cpu = {n: [0.0, 0] for n in models}  # process CPU seconds and calls (warm-up calls are the same work)
@@ -291,8 +293,6 @@ def time_inference(models: dict, tokenizer, cfg: BenchConfig, device: str, preci
             cpu[name][0] += time.process_time() - start_cpu
             cpu[name][1] += 1
 
-        for model in models.values():
-            model.eval()
         samples = L.latency.interleaved_latency({n: (lambda n=n: call(n)) for n in models},
                                                 passes=cfg.repeats, warmup=cfg.warmup, device=device)
         for name in models:

@@ -37,10 +37,10 @@ class ProfileConfig:
 
 
 def build(choice, method: str, reduction_factor: int):
-    model, tokenizer = L.load_base_model(choice, ["0", "1"])
     if method == "adapters":
-        L.add_adapter(model, "bench", L.AdapterConfig(reduction_factor=reduction_factor))
-        L.freeze_for_adapters(model)
+        model, tokenizer = L.recipes.adapter_model(choice, ["0", "1"], "bench", L.AdapterConfig(reduction_factor=reduction_factor))
+    else:
+        model, tokenizer = L.load_base_model(choice, ["0", "1"])
     model.train()
     return model, tokenizer
 

@@ -350,7 +350,7 @@ def variant_latency(choice: ModelChoice, configs: dict, pairs: int = 32, tokens:
 
     Latency depends on the architecture, not on what the weights learned, so one fresh model
     carries every variant as its own named adapter and `compare_latency` switches between
-    them in alternating rounds: all variants see the same machine conditions. The key "base"
+    them pass by pass: all variants see the same machine conditions. The key "base"
     is the model with no adapter active.
     """
     model, tokenizer = load_base_model(choice, ["0", "1"])

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-import torch
-
 from .ablation import ADAPTER_NAME, CACHE_VERSION, Budget, data_fingerprint, run_settings
 from .baselines import PeftMethodUnavailable, make_peft_model
 from .config import AdapterConfig
@@ -32,7 +30,7 @@ from .device import pick_device, pick_precision
 from .freeze import unfreeze_all
 from .hub import ModelChoice, load_base_model
 from .io import adapter_file_size, model_file_size, save_adapter
-from .latency import interleaved_latency, synthetic_batch
+from .latency import forward_pass, interleaved_latency, synthetic_batch
 from .recipes import adapter_model
 from .runs import Job  # noqa: F401
 from .train import set_seed, train, training_arguments
@@ -208,13 +206,6 @@ def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 
             pass
     tokenizer = load_base_model(choice)[1]
     batch = synthetic_batch(tokenizer, pairs, tokens, device)
-    for model in models.values():
-        model.to(device).eval()
-
-    def one_pass(model):
-        with torch.inference_mode():
-            model(**batch)
-
-    calls = {name: (lambda m=model: one_pass(m)) for name, model in models.items()}
+    calls = {name: forward_pass(model.to(device).eval(), batch) for name, model in models.items()}
     samples = interleaved_latency(calls, passes=rounds * repeats, warmup=2, device=device)
     return {name: statistics.median(values) for name, values in samples.items()}

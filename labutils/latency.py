@@ -1,7 +1,8 @@
 """Inference latency, measured the way a person would trust: warm-up first, synchronised
-clocks on GPUs, the median of repeated runs."""
+clocks on GPUs, the settings taking turns pass by pass, the median of repeated runs."""
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 
@@ -29,21 +30,13 @@ def synchronize(device) -> None:
         torch.mps.synchronize()
 
 
-@torch.inference_mode()
-def measure_latency(model, batch: dict, repeats: int = 20, warmup: int = 3) -> dict:
-    """Median and spread (ms) of `model(**batch)` in eval mode."""
-    model.eval()
-    device = batch["input_ids"].device
-    for _ in range(warmup):
-        model(**batch)
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(**batch)
-        synchronize(device)
-        times.append(1000 * (time.perf_counter() - start))
-    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeats": repeats}
+def forward_pass(model, batch: dict, setting=contextlib.nullcontext):
+    """A zero-argument function: one inference pass of `model` on `batch`, in the state that
+    `setting()` (a context manager) puts the model in."""
+    def run():
+        with torch.inference_mode(), setting():
+            model(**batch)
+    return run
 
 
 def interleaved_latency(calls: dict, passes: int = 15, warmup: int = 2, device="cpu") -> dict:
@@ -79,11 +72,6 @@ def compare_latency(model, batch: dict, settings: dict, rounds: int = 3, repeats
     for why the settings take turns pass by pass.
     """
     model.eval()
-
-    def one_pass(setting):
-        with torch.inference_mode(), setting():
-            model(**batch)
-
-    calls = {name: (lambda s=setting: one_pass(s)) for name, setting in settings.items()}
+    calls = {name: forward_pass(model, batch, setting) for name, setting in settings.items()}
     samples = interleaved_latency(calls, passes=rounds * repeats, warmup=warmup, device=batch["input_ids"].device)
     return {name: statistics.median(values) for name, values in samples.items()}

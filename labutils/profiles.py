@@ -37,7 +37,7 @@ class Profile:
     ablation_max_length: int = field(default=128, metadata={"help": "Tokens per pair in ablation runs."})
     ablation_seeds: tuple = field(default=(0,), metadata={"help": "Seeds per point of the init-scale and bottleneck sweeps (04); (0, 1, 2) on a GPU."})
     ablation_reference_seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds of 04's reference adapter, which measure the seed-to-seed noise."})
-    ablation_latency: tuple = field(default=(32, 128, 4), metadata={"help": "Latency batch for ablations: (pairs, tokens, repeats per round; 3 alternating rounds)."})
+    ablation_latency: tuple = field(default=(32, 128, 4), metadata={"help": "Latency batch for ablations and 05: (pairs, tokens, repeats); 3 x repeats passes per setting, taking turns."})
     ablation_workers: int = field(default=0, metadata={"help": "Runs trained at once (0: one on a GPU, two on a multi-core CPU)."})
 
     def to_dict(self) -> dict:

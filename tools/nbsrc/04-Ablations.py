@@ -19,9 +19,9 @@
 # most expensive: 24 runs in the `full` profile (all of MRPC, 2 epochs each). In the run stored
 # here a 2-core CPU trained 20 of them in 36 minutes (the other 4 came from notebook 05's
 # runs through the shared cache); an older 2-core CPU took 79 minutes for all 24. A GPU should
-# need minutes (an estimate from the runs' arithmetic; no GPU run of this notebook yet). The budget is one knob (next
-# section): on a GPU, give every point three seeds. Every finished run is stored on disk, so a re-run
-# after a crash or a closed laptop picks up where it stopped. The `quick` profile trains each
+# need minutes (an estimate from the runs' arithmetic; no GPU run of this notebook yet). The
+# budget is one knob (next section): on a GPU, give every point three seeds. Every finished
+# run is stored on disk, so a re-run after a crash or a closed laptop picks up where it stopped. The `quick` profile trains each
 # variant for a single step on a handful of pairs, only to check that everything runs: its
 # numbers mean nothing.
 
