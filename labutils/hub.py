@@ -98,9 +98,13 @@ def resolve_model(requested: str | None = None) -> ModelChoice:
 def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     """A sequence classifier (fresh head) and its tokenizer, with the load report kept quiet.
 
-    The head is new by design, so transformers' notice about newly initialised classifier
-    weights is expected here; any other problem still raises.
+    The weights are loaded in float32 unless `dtype` says otherwise: transformers 5 otherwise
+    keeps the dtype a checkpoint was stored in, and a model saved in float16 or bfloat16 would
+    then train its weights and Adam moments in half precision (the lab's recipe is float32
+    weights, with autocast for speed). The head is new by design, so transformers' notice about
+    newly initialised classifier weights is expected here; any other problem still raises.
     """
+    import torch
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -114,7 +118,7 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
             id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)},
             attn_implementation="sdpa",
-            **({"dtype": dtype} if dtype is not None else {}),
+            dtype=torch.float32 if dtype is None else dtype,
         )
         tokenizer = load_tokenizer(choice)
     finally:

@@ -109,6 +109,21 @@ def test_lab_model_that_is_neither_folder_nor_reachable(monkeypatch):
         L.resolve_model("roberta-base")
 
 
+def test_a_checkpoint_stored_in_float16_loads_in_float32(tmp_path, tokenizer):
+    """transformers 5 keeps a checkpoint's stored dtype; the lab trains float32 weights."""
+    import torch
+    from conftest import make_tiny_model
+
+    folder = tmp_path / "fp16-bert"
+    make_tiny_model().to(torch.float16).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    choice = L.ModelChoice(str(folder), "fp16-bert", False, "test")
+    model, _ = hub.load_base_model(choice)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    half, _ = hub.load_base_model(choice, dtype=torch.bfloat16)
+    assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
+
+
 def test_profiles(monkeypatch):
     assert get_profile("full").train_rows is None
     monkeypatch.setenv("LAB_PROFILE", "quick")
