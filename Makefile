@@ -2,6 +2,7 @@
 #   make lab    run every notebook headless (offline default model, full profile) into outputs/
 #   make test   unit tests + nbval over the notebooks (quick profile, offline)
 # And: make bench   the speed and memory figures README quotes (benchmarks/run_all.sh)
+#      make gpu-kit what a lent offline GPU machine needs for them (benchmarks/gpu_kit.py -> .carry/)
 # Each installs what it needs into .venv first.
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ NOTEBOOKS := $(sort $(wildcard [0-9][0-9]-*.ipynb))
 OMP_WAIT_POLICY ?= PASSIVE
 export LAB_DATA_DIR OMP_WAIT_POLICY
 
-.PHONY: install lab test unit bench notebooks-commit clean
+.PHONY: install lab test unit bench gpu-kit notebooks-commit clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,9 @@ test: install
 
 bench: install
 	@HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} bash benchmarks/run_all.sh $(PY)
+
+gpu-kit: install
+	$(PY) benchmarks/gpu_kit.py
 
 unit: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
