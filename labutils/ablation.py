@@ -146,7 +146,7 @@ class Budget:
     max_length: int = field(default=128, metadata={"help": "Tokens per pair after truncation."})
     seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds per point of the init-scale and bottleneck sweeps."})
     reference_seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds of the reference Houlsby adapter: the seed-to-seed noise every gap is read against."})
-    latency: tuple = field(default=(32, 128, 20), metadata={"help": "Inference latency batch: (pairs, tokens, repeats)."})
+    latency: tuple = field(default=(32, 128, 60), metadata={"help": "Inference latency: (pairs, tokens, passes per setting, the settings taking turns)."})
     workers: int = field(default=0, metadata={"help": "Runs trained at once (0: one on a GPU, two on a multi-core CPU)."})
 
     @classmethod
@@ -345,7 +345,7 @@ def variant_job(choice: ModelChoice, data, config: AdapterConfig, budget: Budget
 
 
 def variant_latency(choice: ModelChoice, configs: dict, pairs: int = 32, tokens: int = 128,
-                    rounds: int = 3, repeats: int = 5) -> dict:
+                    passes: int = 15) -> dict:
     """Inference latency (median ms per batch) of the base model and of each adapter variant.
 
     Latency depends on the architecture, not on what the weights learned, so one fresh model
@@ -371,7 +371,7 @@ def variant_latency(choice: ModelChoice, configs: dict, pairs: int = 32, tokens:
     device = pick_device()
     model.to(device)
     batch = synthetic_batch(tokenizer, pairs, tokens, device)
-    return compare_latency(model, batch, settings, rounds=rounds, repeats=repeats)
+    return compare_latency(model, batch, settings, passes=passes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
 
 
 def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 32, tokens: int = 128,
-                   rounds: int = 3, repeats: int = 5) -> dict:
+                   passes: int = 15) -> dict:
     """Median inference latency (ms per batch) of the plain base model and of each method.
 
     Each method gets its own untrained model (latency depends on the architecture, not on the
@@ -207,5 +207,5 @@ def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 
     tokenizer = load_base_model(choice)[1]
     batch = synthetic_batch(tokenizer, pairs, tokens, device)
     calls = {name: forward_pass(model.to(device).eval(), batch) for name, model in models.items()}
-    samples = interleaved_latency(calls, passes=rounds * repeats, warmup=2, device=device)
+    samples = interleaved_latency(calls, passes=passes, warmup=2, device=device)
     return {name: statistics.median(values) for name, values in samples.items()}

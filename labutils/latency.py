@@ -64,8 +64,8 @@ def interleaved_latency(calls: dict, passes: int = 15, warmup: int = 2, device="
     return samples
 
 
-def compare_latency(model, batch: dict, settings: dict, rounds: int = 3, repeats: int = 5, warmup: int = 2) -> dict:
-    """Median latency (ms) of each setting over `rounds x repeats` interleaved passes.
+def compare_latency(model, batch: dict, settings: dict, passes: int = 15, warmup: int = 2) -> dict:
+    """Median latency (ms) of each setting over `passes` interleaved passes.
 
     `settings` maps a name to a function returning a context manager that puts the model in
     that state (e.g. ``lambda: adapters_skipped(model, range(2))``); see `interleaved_latency`
@@ -73,5 +73,5 @@ def compare_latency(model, batch: dict, settings: dict, rounds: int = 3, repeats
     """
     model.eval()
     calls = {name: forward_pass(model, batch, setting) for name, setting in settings.items()}
-    samples = interleaved_latency(calls, passes=rounds * repeats, warmup=warmup, device=batch["input_ids"].device)
+    samples = interleaved_latency(calls, passes=passes, warmup=warmup, device=batch["input_ids"].device)
     return {name: statistics.median(values) for name, values in samples.items()}

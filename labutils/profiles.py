@@ -37,7 +37,7 @@ class Profile:
     ablation_max_length: int = field(default=128, metadata={"help": "Tokens per pair in ablation runs."})
     ablation_seeds: tuple = field(default=(0,), metadata={"help": "Seeds per point of the init-scale and bottleneck sweeps (04); (0, 1, 2) on a GPU."})
     ablation_reference_seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds of 04's reference adapter, which measure the seed-to-seed noise."})
-    ablation_latency: tuple = field(default=(32, 128, 4), metadata={"help": "Latency batch for ablations and 05: (pairs, tokens, repeats); 3 x repeats passes per setting, taking turns."})
+    ablation_latency: tuple = field(default=(32, 128, 12), metadata={"help": "Latency for ablations and 05: (pairs, tokens, passes per setting, the settings taking turns)."})
     ablation_workers: int = field(default=0, metadata={"help": "Runs trained at once (0: one on a GPU, two on a multi-core CPU)."})
 
     def to_dict(self) -> dict:
@@ -49,7 +49,7 @@ PROFILES = {
     "quick": Profile("quick", train_rows=192, eval_rows=96, batch_size=16, adapter_epochs=1,
                      adapter_lr=1e-3, full_epochs=1, full_lr=5e-5, task_train_rows=64, task_epochs=1,
                      ablation_epochs=1, ablation_max_steps=1, ablation_train_rows=16, ablation_eval_rows=16,
-                     ablation_max_length=64, ablation_seeds=(0,), ablation_reference_seeds=(0, 1), ablation_latency=(2, 16, 2)),
+                     ablation_max_length=64, ablation_seeds=(0,), ablation_reference_seeds=(0, 1), ablation_latency=(2, 16, 6)),
 }
 
 

@@ -297,5 +297,5 @@ def test_variant_jobs_train_in_workers_and_land_in_the_cache(tiny_choice, tiny_d
 def test_variant_latency_measures_base_and_every_variant(tiny_choice):
     out = A.variant_latency(tiny_choice, {"houlsby": L.AdapterConfig(bottleneck=4),
                                           "top": L.AdapterConfig(bottleneck=4, layers=[N_LAYERS - 1])},
-                            pairs=2, tokens=8, rounds=2, repeats=1)
+                            pairs=2, tokens=8, passes=2)
     assert set(out) == {"base", "houlsby", "top"} and all(v > 0 for v in out.values())

@@ -67,10 +67,10 @@ def test_unavailable_peft_method_keeps_its_cause(tiny_choice, tiny_data, monkeyp
     assert C.footprint(tiny_choice, METHODS["prefix tuning"], 1000) == {
         "unavailable": "prefix is unavailable here: planted cause."}
     assert C.train_method(tiny_choice, tiny_data, METHODS["prefix tuning"], BUDGET)["unavailable"].endswith("planted cause.")
-    assert "prefix tuning" not in C.method_latency(tiny_choice, [METHODS["prefix tuning"]], 2, 8, rounds=1, repeats=1)
+    assert "prefix tuning" not in C.method_latency(tiny_choice, [METHODS["prefix tuning"]], 2, 8, passes=1)
 
 
 def test_method_latency_covers_base_and_methods(tiny_choice):
     chosen = [METHODS[n] for n in ("full fine-tuning", "Houlsby adapters", "LoRA", "prompt tuning")]
-    out = C.method_latency(tiny_choice, chosen, pairs=2, tokens=8, rounds=2, repeats=1)
+    out = C.method_latency(tiny_choice, chosen, pairs=2, tokens=8, passes=2)
     assert set(out) == {"base model", "Houlsby adapters", "LoRA", "prompt tuning"} and min(out.values()) > 0

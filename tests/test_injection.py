@@ -204,7 +204,7 @@ def test_compare_latency_times_every_setting_in_each_round(tiny_model, batch):
             yield
         return cm
     out = latency.compare_latency(tiny_model, batch, {"a": tracking("a"), "b": tracking("b")},
-                                  rounds=3, repeats=1, warmup=0)
+                                  passes=3, warmup=0)
     assert set(out) == {"a", "b"} and all(v > 0 for v in out.values())
     assert entered == ["a", "b", "b", "a", "a", "b"]
 

@@ -239,8 +239,8 @@ manager.storage_table(full_bytes)
 # Adapters add two small matrix multiplications per sublayer. How much time is that? And
 # *AdapterDrop* (Rücklé et al., 2021) skips the adapters in the lowest k layers at inference,
 # which saves their cost (and, when trained that way, lets the lower layers' outputs be shared
-# across tasks). Timings: synthetic batches of 128 tokens; every setting is timed once per round,
-# rounds alternate the order, and the table shows the median, so that a slow moment of the
+# across tasks). Timings: synthetic batches of 128 tokens; the settings take turns pass by pass,
+# the order rotating, and the table shows each one's median, so that a slow moment of the
 # machine does not land on one setting alone.
 
 # %% tags=["nbval-ignore-output"]
@@ -254,16 +254,16 @@ settings = {"base model alone": lambda: L.adapters_disabled(model_d),
             "adapters in every layer": contextlib.nullcontext}
 settings.update({f"AdapterDrop: skip lowest {k}": (lambda k=k: L.adapters_skipped(model_d, range(k)))
                  for k in range(1, n_layers + 1)})
-rounds, repeats = (1, 2) if profile.name == "quick" else (3, 5)
+passes = 2 if profile.name == "quick" else 15
 lat_rows = []
 for bs in tqdm((1, 32), desc="batch sizes"):
     batch = L.latency.synthetic_batch(tokenizer, bs, 128, device)
-    medians = L.latency.compare_latency(model_d, batch, settings, rounds=rounds, repeats=repeats)
+    medians = L.latency.compare_latency(model_d, batch, settings, passes=passes)
     for k, (label, ms) in enumerate(medians.items()):
         lat_rows.append({"batch": bs, "setting": label, "k": None if k == 0 else k - 1, "median ms": ms,
                          "x base": ms / medians["base model alone"]})
 latency = pd.DataFrame(lat_rows)
-print(f"device: {L.device_summary(device)}; {rounds} alternating rounds x {repeats} timed passes per setting")
+print(f"device: {L.device_summary(device)}; median of {passes} timed passes per setting, the settings taking turns")
 latency.round(3)
 
 # %% tags=["nbval-ignore-output"]

@@ -16,14 +16,17 @@
 #    not backpropagate through them.
 #
 # Each point is a model trained from the pretrained weights, so this notebook is the lab's
-# most expensive: 24 runs in the `full` profile (all of MRPC, 2 epochs each). In the run stored
-# here a 2-core CPU trained 20 of them in 36 minutes (the other 4 came from notebook 05's
+# most expensive: 24 runs in the `full` profile (all of MRPC, 2 epochs each). A 2-core Intel
+# Xeon trained 20 of them in 36 minutes, two at a time (the other 4 came from notebook 05's
 # runs through the shared cache); an older 2-core CPU took 79 minutes for all 24. A GPU should
 # need minutes (an estimate from the runs' arithmetic; no GPU run of this notebook yet). The
 # budget is one knob (next section): on a GPU, give every point three seeds. Every finished
-# run is stored on disk, so a re-run after a crash or a closed laptop picks up where it stopped. The `quick` profile trains each
-# variant for a single step on a handful of pairs, only to check that everything runs: its
-# numbers mean nothing.
+# run is stored on disk, so a re-run after a crash or a closed laptop picks up where it
+# stopped. The outputs stored here are such a re-run on that Xeon: the training runs were read
+# back from its cache (the training cell says how long they took), and everything measured
+# after training (the heatmap's evaluations, the latencies) was measured anew. The `quick`
+# profile trains each variant for a single step on a handful of pairs, only to check that
+# everything runs: its numbers mean nothing.
 
 # %% tags=["parameters"]
 import os
@@ -143,8 +146,11 @@ print(f"{len(plan)} points in the plan, {n_runs} distinct training runs "
 import time
 
 start = time.perf_counter()
-L.runs.run_jobs(cache, jobs, workers=budget.workers, desc="ablation runs")
-print(f"{len(todo)} runs trained in {(time.perf_counter() - start) / 60:.1f} min")
+results = L.runs.run_jobs(cache, jobs, workers=budget.workers, desc="ablation runs")
+print(f"{len(todo)} runs trained now, in {(time.perf_counter() - start) / 60:.1f} min")
+distinct = {L.ablation.stable_key(job.settings): result for job, result in zip(jobs, results)}
+run_minutes = sum(r.get("wall_seconds", 0) for r in distinct.values()) / 60
+print(f"the {n_runs} runs took {run_minutes:.0f} min of run time in all (summed; two at a time on a CPU)")
 
 # %% [markdown]
 # ## 1 · Which layers' adapters matter? (paper, Figure 6)
@@ -338,10 +344,10 @@ ax.set(xlabel="trainable parameters, % of the base model (log scale)", title="Ac
 
 # %% tags=["nbval-ignore-output"]
 placement_runs = {name: run(config) for name, config in PLACEMENTS.items()}
-pairs, tokens, repeats = budget.latency
+pairs, tokens, passes = budget.latency
 # Latency depends on the architecture, not on what the weights learned: one model carries
-# every placement as a named adapter, measured in alternating rounds with the plain base.
-placement_latency = L.ablation.variant_latency(choice, PLACEMENTS, pairs, tokens, repeats=repeats)
+# every placement as a named adapter, and they take turns pass by pass with the plain base.
+placement_latency = L.ablation.variant_latency(choice, PLACEMENTS, pairs, tokens, passes=passes)
 base_latency = placement_latency["base"]
 placement_table = pd.DataFrame({
     name: {"adapters": r["n_adapters"], "adapter params": r["adapter_params"],
@@ -398,7 +404,7 @@ print(f"most accurate placement here: {best}. One seed each, so read the gaps ag
 # %% tags=["nbval-ignore-output"]
 drop_runs = pd.DataFrame([{"k": k, **run(dropped(k), frozen_below=k)} for k in range(n_layers + 1)]).set_index("k")
 # k = L has no adapter at all: its latency is the plain base model's.
-drop_latency = L.ablation.variant_latency(choice, {k: dropped(k) for k in range(n_layers)}, pairs, tokens, repeats=repeats)
+drop_latency = L.ablation.variant_latency(choice, {k: dropped(k) for k in range(n_layers)}, pairs, tokens, passes=passes)
 drop_runs["latency_ms"] = [drop_latency[k] if k < n_layers else drop_latency["base"] for k in drop_runs.index]
 speed0, latency0 = drop_runs.loc[0, "train_samples_per_second"], drop_runs.loc[0, "latency_ms"]
 drop_table = pd.DataFrame({

@@ -172,11 +172,11 @@ print(f"{len(trained)} trained runs; unavailable: {sorted(unavailable) or 'none'
 # be merged into $W$ after training, which brings it back to the base model's latency.
 
 # %% tags=["nbval-ignore-output"]
-pairs, tokens, repeats = budget.latency
+pairs, tokens, passes = budget.latency
 latency = L.compare.method_latency(choice, [m for m in methods if m.name not in unavailable], pairs, tokens,
-                                   repeats=repeats)
+                                   passes=passes)
 latency["full fine-tuning"] = latency["base model"]
-print(f"ms per batch of {pairs} pairs x {tokens} tokens (median of {3 * repeats} passes, the models taking turns):")
+print(f"ms per batch of {pairs} pairs x {tokens} tokens (median of {passes} passes, the models taking turns):")
 pd.Series({k: round(v, 1) for k, v in latency.items()}, name="latency (ms)").to_frame()
 
 # %% [markdown]
