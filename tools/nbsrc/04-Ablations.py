@@ -22,11 +22,11 @@
 # need minutes (an estimate from the runs' arithmetic; no GPU run of this notebook yet). The
 # budget is one knob (next section): on a GPU, give every point three seeds. Every finished
 # run is stored on disk, so a re-run after a crash or a closed laptop picks up where it
-# stopped. The outputs stored here are such a re-run on that Xeon: the training runs were read
-# back from its cache (the training cell says how long they took), and everything measured
-# after training (the heatmap's evaluations, the latencies) was measured anew. The `quick`
-# profile trains each variant for a single step on a handful of pairs, only to check that
-# everything runs: its numbers mean nothing.
+# stopped. The outputs stored here are such a re-run on that Xeon: the training runs, with the
+# heatmap's evaluations stored beside them, were read back from its cache (the training cell
+# says how long they took), and the latencies, which need no training, were measured anew.
+# The `quick` profile trains each variant for a single step on a handful of pairs, only to
+# check that everything runs: its numbers mean nothing.
 
 # %% tags=["parameters"]
 import os
