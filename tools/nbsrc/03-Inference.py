@@ -282,9 +282,12 @@ plt.show()
 # %% [markdown]
 # How big should the effect be? Per token, a BERT layer costs about $24d^2$ FLOPs (attention
 # projections and the feed-forward block), and its two adapters $8dm$: a ratio of $m/3d$, about 2%
-# for $m = 24, d = 384$. On a CPU that is below the run-to-run noise of a shared machine, so read
-# the spread of the table before any trend in it; on a GPU at small batch sizes the adapters'
-# cost is rather the extra kernel launches (`benchmarks/bench_training.py` measures both).
+# for $m = 24, d = 384$. Measured on a CPU, the cost usually comes out higher than that: the
+# adapters' thin products ($384 \times 24$) use the processor less efficiently than the large
+# ones, and each adapter adds a few small operations. A shared machine's timing noise is also
+# several percent, so read the spread of the table before any trend in it. On a GPU at small
+# batch sizes the adapters' cost is rather the extra kernel launches
+# (`benchmarks/bench_training.py` measures both).
 #
 # Skipping adapters changes the function, of course: how much accuracy each span of layers
 # carries is the subject of `04-Ablations`.
