@@ -24,10 +24,10 @@ import copy
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Optional
 
 import common  # noqa: F401  (puts the repository root on sys.path)
-from common import autocast, environment, format_table, load_average, parse_config, resolve_precision, write_json
+from common import (SyntheticBatchConfig, autocast, environment, format_table, load_average, parse_config,
+                    resolve_precision, write_json)
 
 import torch
 
@@ -36,16 +36,11 @@ from bench_training import Trainee, build_method, time_training, training_batch
 
 
 @dataclass
-class KnobsConfig:
+class KnobsConfig(SyntheticBatchConfig):
     """Options of the speed-knob benchmark."""
-    model: Optional[str] = field(default=None, metadata={
-        "help": "Hub name, local folder or 'offline' (the packaged MiniLM); default: labutils.resolve_model()."})
-    batch_size: int = field(default=32, metadata={"help": "Sequences per training step and per inference call."})
-    seq_len: int = field(default=128, metadata={"help": "Tokens per sequence (no padding)."})
     steps: int = field(default=10, metadata={"help": "Timed training steps per variant."})
     warmup: int = field(default=2, metadata={"help": "Untimed steps and calls first (compilation happens here)."})
     repeats: int = field(default=10, metadata={"help": "Timed inference calls per variant."})
-    reduction_factor: int = field(default=16, metadata={"help": "Adapter bottleneck m = hidden / reduction_factor."})
     no_compile: bool = field(default=False, metadata={"help": "Leave out the torch.compile variant (it compiles for minutes on a CPU)."})
     bf16: bool = field(default=False, metadata={"help": "Add the bf16-autocast variant (a GPU's default: there it is the lab default)."})
     out: str = field(default="outputs/benchmarks/knobs.json", metadata={"help": "Where the JSON results go."})

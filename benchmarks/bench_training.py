@@ -39,7 +39,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 import common  # noqa: F401  (puts the repository root on sys.path)
-from common import autocast, environment, format_table, load_average, parse_config, resolve_precision, write_json
+from common import (SyntheticBatchConfig, autocast, environment, format_table, load_average, parse_config,
+                    resolve_precision, write_json)
 
 import warnings
 
@@ -63,12 +64,8 @@ TARGETS = {
 
 
 @dataclass
-class BenchConfig:
+class BenchConfig(SyntheticBatchConfig):
     """Options of the training/inference speed benchmark."""
-    model: Optional[str] = field(default=None, metadata={
-        "help": "Hub name, local folder or 'offline' (the packaged MiniLM); default: labutils.resolve_model()."})
-    batch_size: int = field(default=32, metadata={"help": "Sequences per training step, and the large inference batch."})
-    seq_len: int = field(default=128, metadata={"help": "Tokens per sequence (no padding)."})
     steps: int = field(default=10, metadata={"help": "Timed training steps per method."})
     warmup: int = field(default=2, metadata={"help": "Untimed steps and inference calls first (compilation happens here)."})
     repeats: int = field(default=10, metadata={"help": "Timed inference calls per model and batch size."})
@@ -79,7 +76,6 @@ class BenchConfig:
         "help": "Peak TFLOP/s for MFU; default: spec sheet for known GPUs, else a timed matmul."})
     attn: str = field(default="sdpa", metadata={
         "help": "Attention kernel: 'sdpa' (what labutils loads) or 'eager', to compare.", "choices": ["sdpa", "eager"]})
-    reduction_factor: int = field(default=16, metadata={"help": "Adapter bottleneck m = hidden / reduction_factor."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (on query and value)."})
     cpu_memory: str = field(default="skip", metadata={
         "help": "CPU peak memory: 'skip', or 'subprocess' (one fresh process per method, ru_maxrss).",

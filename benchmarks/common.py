@@ -1,5 +1,6 @@
-"""What both benchmark scripts share: options from a typed dataclass, the run's conditions,
-clocks that wait for the GPU, a plain-text table and the JSON file.
+"""What the benchmark scripts share: options from a typed dataclass (and the fields common to
+the synthetic-batch ones), the run's conditions, clocks that wait for the GPU, a plain-text
+table and the JSON file.
 
 The scripts are run as files (``python benchmarks/bench_training.py``), so this module puts the
 repository root on ``sys.path`` to import labutils without installing it.
@@ -26,6 +27,16 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch  # noqa: E402
+
+
+@dataclasses.dataclass
+class SyntheticBatchConfig:
+    """Options every synthetic-batch benchmark shares: the model, the batch, the adapter size."""
+    model: Optional[str] = dataclasses.field(default=None, metadata={
+        "help": "Hub name, local folder or 'offline' (the packaged MiniLM); default: labutils.resolve_model()."})
+    batch_size: int = dataclasses.field(default=32, metadata={"help": "Sequences per training step (and per large inference batch)."})
+    seq_len: int = dataclasses.field(default=128, metadata={"help": "Tokens per sequence (no padding)."})
+    reduction_factor: int = dataclasses.field(default=16, metadata={"help": "Adapter bottleneck m = hidden / reduction_factor."})
 
 
 def parse_config(cls, description: str, argv=None):

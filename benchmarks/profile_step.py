@@ -11,10 +11,9 @@ Run from the repository root:  python benchmarks/profile_step.py [--steps 2]
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import common  # noqa: F401  (puts the repository root on sys.path)
-from common import parse_config
+from common import SyntheticBatchConfig, parse_config
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -26,13 +25,9 @@ DROPOUT_OPS = ("aten::bernoulli_",)
 
 
 @dataclass
-class ProfileConfig:
-    model: Optional[str] = field(default=None, metadata={
-        "help": "Hub name, local folder or 'offline' (the packaged MiniLM); default: labutils.resolve_model()."})
-    batch_size: int = field(default=32, metadata={"help": "Sequences per training step."})
-    seq_len: int = field(default=128, metadata={"help": "Tokens per sequence (no padding)."})
+class ProfileConfig(SyntheticBatchConfig):
+    """Options of the training-step profile."""
     steps: int = field(default=2, metadata={"help": "Profiled steps per method, after one untimed step."})
-    reduction_factor: int = field(default=16, metadata={"help": "Adapter bottleneck m = hidden / reduction_factor."})
     top: int = field(default=8, metadata={"help": "Ops listed per method."})
 
 

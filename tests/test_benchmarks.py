@@ -9,13 +9,18 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def bench_knobs():
+def import_benchmark(name: str):
+    """A script of benchmarks/ as a module (they import their neighbour `common` by name)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        yield importlib.import_module("bench_knobs")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def bench_knobs():
+    return import_benchmark("bench_knobs")
 
 
 def test_knobs_benchmark_compares_every_variant_with_the_lab_default(bench_knobs, tiny_choice, tmp_path):
@@ -28,3 +33,22 @@ def test_knobs_benchmark_compares_every_variant_with_the_lab_default(bench_knobs
     assert rows["eager attention"]["attention"] == "eager" and rows["bf16 autocast"]["precision"] == "bf16"
     assert all(r["train_step_ms"] > 0 and r["latency_ms"] > 0 for r in rows.values())
     assert (tmp_path / "knobs.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def bench_training():
+    return import_benchmark("bench_training")
+
+
+def test_training_benchmark_times_every_method_and_judges_the_targets(bench_training, tiny_choice, tmp_path):
+    cfg = bench_training.BenchConfig(model=tiny_choice.name_or_path, batch_size=2, seq_len=16, steps=1, warmup=0,
+                                     repeats=1, out=str(tmp_path / "bench.json"))
+    results = bench_training.main(cfg)
+    assert [r["method"] for r in results["training"]] == list(bench_training.TRAIN_METHODS)
+    full = next(r for r in results["training"] if r["method"] == "full")
+    assert full["x_full"] == 1 and full["flops_rule"] == "6N"
+    assert {(r["model"], r["batch"]) for r in results["inference"]} == {(m, b) for m in bench_training.INFER_MODELS
+                                                                         for b in (1, 2)}
+    speedup = results["targets"]["adapter_training_speedup"]
+    assert speedup["met"] == (speedup["measured"] >= speedup["target_at_least"])
+    assert (tmp_path / "bench.json").is_file()
