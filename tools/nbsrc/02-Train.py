@@ -174,11 +174,11 @@ L.plots.plot_training_curves({"Houlsby adapters": adapter_result, "full fine-tun
                              title=f"MRPC, {choice.display_name}, profile {profile.name}");
 
 # %% tags=["nbval-ignore-output"]
-gap_acc = 100 * (full_result.metrics["eval_accuracy"] - adapter_result.metrics["eval_accuracy"])
-gap_f1 = 100 * (full_result.metrics["eval_f1"] - adapter_result.metrics["eval_f1"])
-print(f"Adapters train {adapter_report['trainable_pct_of_base']:.2f}% of the parameters and land "
-      f"{gap_acc:+.1f} accuracy points and {gap_f1:+.1f} F1 points behind full fine-tuning "
-      f"(negative: ahead), storing {full_bytes / adapter_bytes:.0f}x less per task.")
+acc_a, acc_f = (100 * r.metrics["eval_accuracy"] for r in (adapter_result, full_result))
+f1_a, f1_f = (100 * r.metrics["eval_f1"] for r in (adapter_result, full_result))
+print(f"Adapters, training {adapter_report['trainable_pct_of_base']:.2f}% of the parameters: dev accuracy "
+      f"{acc_a:.1f}% against {acc_f:.1f}% for full fine-tuning ({acc_a - acc_f:+.1f} points), F1 {f1_a:.1f} "
+      f"against {f1_f:.1f} ({f1_a - f1_f:+.1f}); each task stores {full_bytes / adapter_bytes:.0f}x less.")
 
 # %% [markdown]
 # ## Results for the instructor
