@@ -83,12 +83,7 @@ def main(cfg: KnobsConfig) -> dict:
     calls = {}
     for name, trainee in trainees.items():
         trainee.model.eval()
-        prec = plan[name][1]
-
-        def call(forward=trainee.forward, prec=prec):
-            with torch.inference_mode(), autocast(device, prec):
-                forward(**batch)
-        calls[name] = call
+        calls[name] = L.latency.forward_pass(trainee.forward, batch, lambda prec=plan[name][1]: autocast(device, prec))
     latency = L.latency.interleaved_latency(calls, passes=cfg.repeats, warmup=cfg.warmup, device=device)
 
     ref_step = statistics.median(timings["lab default"]["step_s"])

@@ -192,7 +192,7 @@ def test_adapters_disabled_runs_the_base_and_restores(tiny_model, batch):
     torch.testing.assert_close(logits(tiny_model, batch), with_adapter)
 
 
-def test_compare_latency_times_every_setting_in_each_round(tiny_model, batch):
+def test_compare_latency_times_every_setting_in_every_sweep(tiny_model, batch):
     import contextlib
     from labutils import latency
     entered = []
