@@ -21,13 +21,18 @@ def pick_device() -> str:
 
 
 def pick_precision(device: str) -> str:
-    """bf16 on GPUs that have it (Ampere+), fp16 on older CUDA GPUs, fp32 elsewhere.
+    """bf16 on GPUs that compute in it natively (Ampere, compute capability 8.0, and later),
+    fp16 with loss scaling on older CUDA GPUs, fp32 elsewhere.
 
-    CPUs and Apple GPUs train in fp32: bf16 autocast on a CPU without AMX is slower, and
-    fp16 training on MPS is not reliable across torch releases.
+    Decided by compute capability, not `torch.cuda.is_bf16_supported()`: that call also
+    answers True on a T4 (free Colab, 7.5), where bf16 is only emulated and runs far slower
+    than fp16 on its tensor cores. CPUs and Apple GPUs train in fp32: bf16 autocast on a CPU
+    without AMX is slower, and fp16 training on MPS is not reliable across torch releases.
     """
-    if device == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.startswith("cuda"):
+        index = torch.device(device).index or 0
+        major, _minor = torch.cuda.get_device_capability(index)
+        return "bf16" if major >= 8 else "fp16"
     return "fp32"
 
 
