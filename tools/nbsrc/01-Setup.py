@@ -233,5 +233,19 @@ plt.show()
 # holds the LayerNorms and the classifier head, which train too. Compare that with storing a
 # fully fine-tuned 110M-parameter copy per task.
 #
+# > **Where the handout is wrong:** it puts an $m = 64$ adapter at 4.2% of a BERT layer. That
+# > 4.2% is one adapter (99,136 parameters, counted above) over the attention block's
+# > $4d^2 = 2{,}359{,}296$ weights alone. A whole BERT layer has about $12d^2$ weights ($4d^2$
+# > in attention, $8d^2$ in the feed-forward block): 7,077,888 for $d = 768$, 7,087,872 with its
+# > biases and LayerNorms. Houlsby placement puts two adapters in it,
+# > $2 \times (2dm + d + m) = 198{,}272$ parameters: **2.8%** of the layer, and 2.17% of the
+# > whole model with its embeddings (the table above). Its table 8.1 has the same kind of slip: it computes the
+# > percentages for *reduction factor 16* with $m = 16$, but a reduction factor divides the
+# > hidden size, so on BERT-base it means $m = 768 / 16 = 48$ (what
+# > `L.AdapterConfig(reduction_factor=16)` gives): 74,544 parameters per adapter, 1.63% of
+# > BERT-base with Houlsby placement and 0.82% FFN-only, between the $m = 32$ and $m = 64$ rows
+# > above. (The lab uses reduction factor 16 too; on the offline 384-wide MiniLM that is
+# > $m = 24$.)
+#
 # **Next:** `02-Train.ipynb` puts these adapters into the model, freezes everything else and
 # trains on MRPC, next to full fine-tuning.

@@ -123,6 +123,14 @@ pd.DataFrame({"sentence1": [a for a, _ in pairs], "sentence2": [b for _, b in pa
               "prediction": [L.inference.describe_prediction(p, label_names) for p in probs]})
 
 # %% [markdown]
+# Two of these five made-up pairs are confidently wrong. *The senator will visit Paris next week*
+# against *The senator visited Paris last year* is called equivalent with p = 1.00, though the
+# tense and the date differ; *Shares of the bank fell 4 percent on Tuesday* against *The bank's
+# shares rose sharply on Tuesday* is called equivalent with p = 0.89, though the direction of
+# the change is reversed. Both pairs share most of their words: the model has learned that
+# overlap means paraphrase, not to check the time or the direction of what is said. The
+# unrelated pair is rightly not equivalent, but with only p = 0.83.
+#
 # Now dev pairs, next to the human labels:
 
 # %% tags=["nbval-ignore-output"]
@@ -139,13 +147,28 @@ L.plots.plot_confusion(labels, dev_probs.argmax(-1), label_names, title="MRPC de
 
 # %% [markdown]
 # **Error analysis.** The most useful mistakes to read are the ones the model was surest of:
-# they show what it has not learned (numbers that differ, a negation, a detail added to one
-# sentence).
+# they show what it has not learned. Numbers that differ, a negation, a detail added to one
+# sentence? Guess, then read the table and the note below it.
 
 # %% tags=["nbval-ignore-output"]
 L.inference.confident_mistakes(dev_raw, dev_probs, label_names, k=8)
 
 # %% [markdown]
+# **What the table shows.** All eight confident mistakes are of one kind: false positives,
+# pairs the annotators judged *not* equivalent that the model calls equivalent with p ≥ 0.999.
+# None turns on a number or a negation. In each, the two sentences share most of their words
+# and one of them carries information the other lacks: who spoke and when (*White House press
+# secretary Ari Fleischer said yesterday* against *On Tuesday, before Byrd's speech*), the
+# courtroom's reaction (*Breyer said to tumultuous cheers*), the product (*Solaris x86*), part
+# of an escape (*shimmed down the makeshift rope to a second-story roof*), a mother's *relief*
+# against the parents' *optimism*, a list of symptoms all patients developed against the
+# symptoms of an infection. MRPC's annotators counted such a difference as not equivalent;
+# the model, reading the overlap, is sure they are paraphrases. Some are close calls a person
+# might also get wrong, but p = 0.999 is not a close call: the model is over-confident (in 02
+# its dev loss climbed from 0.468 to 0.633 after epoch 3 while its accuracy held). The
+# confusion matrix above shows the same lean: 46 false positives against 33 false negatives,
+# and row 6 of the dev pairs above (the dioxin pair) is another false positive at p = 1.00.
+#
 # ## 3 · One base model, three tasks
 # Each task gets its own adapter, LayerNorms and head, trained on a fresh copy of the base and
 # saved as its own small folder. The SST-2 (sentiment) and RTE (entailment) adapters are trained
@@ -227,6 +250,10 @@ pd.DataFrame([{"task": t, "input": a + (f"  ||  {b}" if b else ""), "answer": r[
 print("answers in request order:", [r["task"] for r in answers] == [t for t, _, _ in requests])
 
 # %% [markdown]
+# The last MRPC request is a false positive of the same kind: *The talks ended without a deal*
+# against *Negotiators reached an agreement on Friday* is called equivalent (p = 0.75), though
+# the two say the opposite.
+#
 # **Storage.** Three tasks as adapters need the base model once plus three small folders; three
 # fully fine-tuned models need three full copies.
 
@@ -288,6 +315,18 @@ plt.show()
 # several percent, so read the spread of the table before any trend in it. On a GPU at small
 # batch sizes the adapters' cost is rather the extra kernel launches
 # (`benchmarks/bench_training.py` measures both).
+#
+# > **Where the handout is wrong:** it credits AdapterDrop with an inference speed-up for a
+# > single task. There is little to gain: skipping adapters can at most remove their own cost,
+# > 1.08x the base model's latency here at batch 1 and at batch 32 (the table above). And
+# > beyond the noise nothing is measured: at batch 1, skipping the lowest 1 to 4 layers'
+# > adapters leaves the latency at 1.08-1.10x the base model, and only k = 5 and 6 come to 1.05x
+# > and 1.03x; at batch 32 the ratio moves between 1.03x and 1.12x with no trend in k (k = 3 is
+# > the slowest of all). Even k = 6, which skips every adapter and so runs the base model's
+# > computation, measures 1.03x: that is the size of the noise. Notebook 04 times it again:
+# > 0.95x to 1.05x the speed of all-layer adapters for k = 1 to 6. AdapterDrop's gains are in
+# > training (04: 1.42x as fast at k = 3), and at inference when several tasks are served at
+# > once and the adapter-free lower layers run once for all of them (Rücklé et al. 2021).
 #
 # Skipping adapters changes the function, of course: how much accuracy each span of layers
 # carries is the subject of `04-Ablations`.
