@@ -6,6 +6,9 @@ how it is initialised and whether it runs in sequence with the sublayer or besid
 """
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence, Union
 
@@ -14,6 +17,29 @@ MODES = ("sequential", "parallel")
 ACTIVATIONS = ("relu", "gelu", "swish")
 # The two places in a BERT layer where an adapter can sit.
 SUBLAYERS = ("attention", "ffn")
+
+
+def _finite_number(x) -> bool:
+    # bool is an int to Python, but scaling=True is a typo, not a factor of 1.
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _positive_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= 1
+
+
+def _layer_indices(layers) -> list:
+    """Sorted, de-duplicated layer indices; an empty list would silently add no adapter at all."""
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
+        raise ValueError(f"layers={layers!r}: give a list of layer indices, e.g. [0, 1], or None for every layer.")
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers=[] names no layer, so the adapter would go nowhere and only the head would train. "
+                         "Use layers=None for every layer, or name at least one layer index.")
+    bad = [i for i in layers if not isinstance(i, numbers.Integral) or isinstance(i, bool)]
+    if bad:
+        raise ValueError(f"layers={layers!r}: {bad} are not layer indices; give whole numbers such as [0, 1].")
+    return sorted({int(i) for i in layers})
 
 
 @dataclass
@@ -44,16 +70,16 @@ class AdapterConfig:
             raise ValueError(f"mode={self.mode!r} is not supported; choose one of {MODES}.")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} is not supported; choose one of {ACTIVATIONS}.")
-        if not (isinstance(self.scaling, (int, float)) or self.scaling == "learned"):
-            raise ValueError(f"scaling={self.scaling!r}: give a number or 'learned'.")
-        if self.bottleneck is not None and self.bottleneck < 1:
-            raise ValueError(f"bottleneck={self.bottleneck}: must be a positive integer.")
-        if self.reduction_factor < 1:
-            raise ValueError(f"reduction_factor={self.reduction_factor}: must be a positive integer.")
-        if self.init_std < 0:
-            raise ValueError(f"init_std={self.init_std}: must be >= 0.")
+        if self.scaling != "learned" and not _finite_number(self.scaling):
+            raise ValueError(f"scaling={self.scaling!r}: give a finite number (1.0 is the paper's) or 'learned'.")
+        if self.bottleneck is not None and not _positive_int(self.bottleneck):
+            raise ValueError(f"bottleneck={self.bottleneck!r}: must be a positive integer (or None to use reduction_factor).")
+        if not _positive_int(self.reduction_factor):
+            raise ValueError(f"reduction_factor={self.reduction_factor!r}: must be a positive integer.")
+        if not (_finite_number(self.init_std) and self.init_std >= 0):
+            raise ValueError(f"init_std={self.init_std!r}: must be a finite number >= 0 (the paper's is near zero, e.g. 1e-3).")
         if self.layers is not None:
-            self.layers = sorted({int(i) for i in self.layers})
+            self.layers = _layer_indices(self.layers)
 
     def bottleneck_for(self, hidden_size: int) -> int:
         """The bottleneck size m for a model of this hidden size."""
@@ -62,6 +88,12 @@ class AdapterConfig:
             raise ValueError(
                 f"reduction_factor={self.reduction_factor} leaves no bottleneck for hidden size "
                 f"{hidden_size}; use a smaller reduction_factor or set bottleneck.")
+        if m >= hidden_size:
+            # m >= d projects up, not down: more parameters than the paper's adapter and no bottleneck.
+            raise ValueError(
+                f"bottleneck m={m} is not smaller than the hidden size d={hidden_size}, so it is no bottleneck. "
+                f"Set bottleneck below {hidden_size} (the paper uses m << d, e.g. {max(1, hidden_size // 16)}) "
+                f"or use reduction_factor > 1.")
         return m
 
     @property

@@ -5,20 +5,38 @@ the Hub's columns (MRPC: ``sentence1, sentence2, label, idx``), so notebooks do 
 where the data came from. Offline, name the folder that holds ``MRPC/train.tsv`` etc. in
 the environment variable ``LAB_DATA_DIR``.
 
+Where the data comes from, first match wins:
+
+1. ``data_dir`` or ``LAB_DATA_DIR`` (``make`` sets it to ``../shared/data/glue`` when that exists);
+2. the Hugging Face Hub, when it is reachable;
+3. a ``../shared/data/glue`` folder found the way the Makefile finds it, beside the lab's folder
+   or beside the current folder, for a ``jupyter lab`` started by hand with no network.
+
+The Hub comes before a discovered folder so that an online student gets what they got before;
+the discovered folder is only a fallback for when the Hub is unreachable, and the source
+description says it was used.
+
 The original TSVs contain bare double quotes; they are read with quoting switched off,
-or rows silently merge.
+or rows silently merge. Every line is checked (field count, label, the header line), and a
+bad one is reported by file (``MRPC/train.tsv``), line number and fix.
 """
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from .hub import hub_reachable
 
 DATA_DIR_ENV = "LAB_DATA_DIR"
+# The folder the Makefile uses (LAB_DATA_DIR ?= ../shared/data/glue), relative to the lab's folder.
+SHARED_GLUE = Path("..") / "shared" / "data" / "glue"
+# The lab's folder: the one that holds labutils/.
+LAB_ROOT = Path(__file__).resolve().parent.parent
+RESTORE_HINT = "copy the file again from the GLUE release"
 
 
 @dataclass(frozen=True)
@@ -28,62 +46,127 @@ class TaskSpec:
     hub_config: str
     text_columns: tuple           # ("sentence1", "sentence2") or ("sentence",)
     label_names: tuple            # index = label id, as on the Hub
+    columns: tuple                # the TSV's fields, as its header names them
     header: bool                  # does the TSV start with a header line?
-    n_fields: int                 # fields per TSV line
-    parse: Callable               # list of fields -> dict of text columns and label
+    text_fields: tuple            # where each text column sits in a line
+    label_field: int              # where the label sits in a line
+    label_values: tuple           # the label as written in the file; index = label id
 
+    @property
+    def n_fields(self) -> int:
+        return len(self.columns)
 
-def _mrpc(f):
-    return {"sentence1": f[3], "sentence2": f[4], "label": int(f[0])}
+    def label_id(self, value: str) -> int:
+        """The label id of a label as written in the TSV; ValueError naming the allowed values."""
+        value = value.strip()
+        if value in self.label_values:
+            return self.label_values.index(value)
+        allowed = " or ".join(f"{v} ({n})" for v, n in zip(self.label_values, self.label_names))
+        raise ValueError(
+            f"label {value!r} in column {self.columns[self.label_field]!r} is not a {self.name} label; "
+            f"expected {allowed}")
 
-
-def _sst2(f):
-    return {"sentence": f[0], "label": int(f[1])}
-
-
-def _rte(f):
-    return {"sentence1": f[1], "sentence2": f[2], "label": ("entailment", "not_entailment").index(f[3])}
-
-
-def _cola(f):
-    return {"sentence": f[3], "label": int(f[1])}
+    def parse(self, fields: list) -> dict:
+        """One line's fields -> the Hub's text columns and label id."""
+        row = {c: fields[i] for c, i in zip(self.text_columns, self.text_fields)}
+        row["label"] = self.label_id(fields[self.label_field])
+        return row
 
 
 TASKS = {
-    "mrpc": TaskSpec("MRPC", "mrpc", ("sentence1", "sentence2"), ("not_equivalent", "equivalent"), True, 5, _mrpc),
-    "sst2": TaskSpec("SST-2", "sst2", ("sentence",), ("negative", "positive"), True, 2, _sst2),
-    "rte": TaskSpec("RTE", "rte", ("sentence1", "sentence2"), ("entailment", "not_entailment"), True, 4, _rte),
-    "cola": TaskSpec("CoLA", "cola", ("sentence",), ("unacceptable", "acceptable"), False, 4, _cola),
+    "mrpc": TaskSpec("MRPC", "mrpc", ("sentence1", "sentence2"), ("not_equivalent", "equivalent"),
+                     ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"), True, (3, 4), 0, ("0", "1")),
+    "sst2": TaskSpec("SST-2", "sst2", ("sentence",), ("negative", "positive"),
+                     ("sentence", "label"), True, (0,), 1, ("0", "1")),
+    "rte": TaskSpec("RTE", "rte", ("sentence1", "sentence2"), ("entailment", "not_entailment"),
+                    ("index", "sentence1", "sentence2", "label"), True, (1, 2), 3, ("entailment", "not_entailment")),
+    "cola": TaskSpec("CoLA", "cola", ("sentence",), ("unacceptable", "acceptable"),
+                     ("source", "label", "original-label", "sentence"), False, (3,), 1, ("0", "1")),
 }
+# Tasks the GLUE folder may hold that these loaders cannot turn into class labels.
+UNSUPPORTED = {"stsb": "STS-B is a regression task (a similarity score 0-5, not a class)"}
 
 
 def task_spec(task: str) -> TaskSpec:
     key = task.lower().replace("-", "")
+    if key in UNSUPPORTED:
+        raise ValueError(f"{UNSUPPORTED[key]}; labutils trains classifiers on "
+                         f"{[t.name for t in TASKS.values()]}: pick one of those.")
     if key not in TASKS:
         raise ValueError(f"unknown task {task!r}; labutils knows {[t.name for t in TASKS.values()]}.")
     return TASKS[key]
 
 
+def _where(path: Path) -> str:
+    """The file as users should see it: task folder and name, never a machine path."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; a file in another encoding is named with its first bad line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")  # a BOM (Excel's "UTF-8") would otherwise stick to line 1
+    except UnicodeDecodeError as e:
+        lineno = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(
+            f"{_where(path)} line {lineno}: byte 0x{raw[e.start]:02x} is not UTF-8 text. GLUE's files are UTF-8: "
+            f"save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or {RESTORE_HINT}.") from None
+
+
+def _looks_like_example(fields: list, spec: TaskSpec) -> bool:
+    if len(fields) != spec.n_fields:
+        return False
+    try:
+        spec.parse(fields)
+        return True
+    except ValueError:
+        return False
+
+
+def _check_header(fields: list, spec: TaskSpec, where: str) -> None:
+    """Line 1 must be the task's header, or the loader would drop an example or keep a header."""
+    if fields and fields[0].strip().lower() == spec.columns[0].lower():
+        return
+    header = "\\t".join(spec.columns)
+    if _looks_like_example(fields, spec):
+        raise ValueError(
+            f"{where} line 1 is an example, not {spec.name}'s header line, so the header is missing "
+            f"(reading on would drop this example). Add the header as line 1: {header}")
+    raise ValueError(
+        f"{where} line 1 is not {spec.name}'s header: it should start with {spec.columns[0]!r} "
+        f"(the full header is {header}). Is this the {spec.name} file from the GLUE release? If so, {RESTORE_HINT}.")
+
+
 def read_glue_tsv(path: Path, spec: TaskSpec) -> list:
-    """Every example of one GLUE TSV file, quotes kept as they are."""
+    """Every example of one GLUE TSV file, quotes kept as they are, each line checked."""
+    path, where = Path(path), _where(Path(path))
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
     rows = []
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for lineno, fields in enumerate(reader, start=1):
-            if lineno == 1 and spec.header:
-                continue
-            if not fields:
-                continue
-            if len(fields) != spec.n_fields:
-                raise ValueError(
-                    f"{path.name} line {lineno}: {len(fields)} tab-separated fields, expected {spec.n_fields} "
-                    f"for {spec.name}. Is this the {spec.name} file from the GLUE release?")
-            try:
-                row = spec.parse(fields)
-            except (ValueError, IndexError) as e:
-                raise ValueError(f"{path.name} line {lineno}: cannot read a {spec.name} example ({e}).") from e
-            row["idx"] = len(rows)
-            rows.append(row)
+    for fields in reader:
+        lineno = reader.line_num
+        if lineno == 1 and spec.header:
+            _check_header(fields, spec, where)
+            continue
+        if not fields:
+            continue
+        if len(fields) != spec.n_fields:
+            raise ValueError(
+                f"{where} line {lineno}: {len(fields)} tab-separated fields, expected {spec.n_fields} "
+                f"for {spec.name} ({', '.join(spec.columns)}). Is this the {spec.name} file from the GLUE release? "
+                f"Fix that line or {RESTORE_HINT}.")
+        try:
+            row = spec.parse(fields)
+        except ValueError as e:
+            raise ValueError(f"{where} line {lineno}: {e}. Correct that line or {RESTORE_HINT}.") from None
+        row["idx"] = len(rows)
+        rows.append(row)
+    if not rows:
+        lines = reader.line_num
+        what = "its header (line 1) but no examples after it" if spec.header and lines else f"no examples ({lines} lines)"
+        raise ValueError(
+            f"{where} has {what}; training needs examples. The copy is incomplete: {RESTORE_HINT}, "
+            f"or point {DATA_DIR_ENV} at a complete GLUE folder.")
     return rows
 
 
@@ -98,6 +181,23 @@ def resolve_data_dir(data_dir: Optional[str] = None) -> Optional[Path]:
             f"{DATA_DIR_ENV}={named!r} is not a folder. Set it to the folder that holds the GLUE task "
             "folders (MRPC/train.tsv, MRPC/dev.tsv, ...), e.g. LAB_DATA_DIR=../shared/data/glue.")
     return path
+
+
+def _search_places() -> dict:
+    """Where to look for ../shared/data/glue, as {folder: how to describe it}."""
+    places = {LAB_ROOT: "beside the lab's folder"}
+    places.setdefault(Path.cwd().resolve(), "beside the current folder")
+    return places
+
+
+def discover_data_dir(task: str = "mrpc") -> Optional[tuple]:
+    """(folder, description) of a ../shared/data/glue holding `task`, found as the Makefile finds it; or None."""
+    spec = task_spec(task)
+    for base, where in _search_places().items():
+        folder = base / SHARED_GLUE
+        if (folder / spec.name).is_dir():
+            return folder.resolve(), f"local GLUE files found in {SHARED_GLUE.as_posix()} {where} ({DATA_DIR_ENV} is unset)"
+    return None
 
 
 def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
@@ -127,7 +227,8 @@ def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
 def load_glue(task: str = "mrpc", data_dir: Optional[str] = None):
     """Train and validation splits of a GLUE task, and where they came from.
 
-    A folder named by `data_dir` or LAB_DATA_DIR wins; otherwise the Hub, if reachable.
+    A folder named by `data_dir` or LAB_DATA_DIR wins; then the Hub, if reachable; then a
+    ../shared/data/glue folder beside the lab (or the current folder), as the Makefile would pick.
     Returns (DatasetDict, source description).
     """
     spec = task_spec(task)
@@ -138,9 +239,15 @@ def load_glue(task: str = "mrpc", data_dir: Optional[str] = None):
         import datasets
         ds = datasets.load_dataset("nyu-mll/glue", spec.hub_config)
         return datasets.DatasetDict({"train": ds["train"], "validation": ds["validation"]}), "Hugging Face Hub (nyu-mll/glue)"
+    found = discover_data_dir(task)
+    if found is not None:
+        return load_glue_local(task, found[0]), found[1]
     raise RuntimeError(
-        f"Cannot load {spec.name}: the Hugging Face Hub is not reachable and {DATA_DIR_ENV} is not set. "
-        f"Set {DATA_DIR_ENV} to a folder with the GLUE TSV files (for example ../shared/data/glue).")
+        f"Cannot load {spec.name}: the Hugging Face Hub is not reachable, {DATA_DIR_ENV} is not set, and no "
+        f"{SHARED_GLUE.as_posix()}/{spec.name} was found beside the lab's folder or the current folder. "
+        f"Set {DATA_DIR_ENV} to the folder that holds {spec.name}/train.tsv: in a notebook cell "
+        f"`%env {DATA_DIR_ENV}=/path/to/glue` before loading, or in the shell `export {DATA_DIR_ENV}=/path/to/glue` "
+        f"before `jupyter lab` (`make lab` sets it for you).")
 
 
 def subsample(ds, n: Optional[int], seed: int = 0):

@@ -46,8 +46,11 @@ def test_malformed_line_is_reported_with_its_number(tmp_path):
         L.load_glue("mrpc", data_dir=str(folder))
 
 
-def test_no_hub_and_no_data_dir_explains_the_fix(monkeypatch):
+def test_no_hub_and_no_data_dir_explains_the_fix(monkeypatch, tmp_path):
     monkeypatch.delenv("LAB_DATA_DIR", raising=False)
+    # No ../shared/data/glue beside the lab or the current folder, or load_glue would find it.
+    monkeypatch.setattr(D, "LAB_ROOT", tmp_path / "lab")
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub.hub_reachable.cache_clear()
     with pytest.raises(RuntimeError, match="Set LAB_DATA_DIR"):
