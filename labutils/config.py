@@ -29,13 +29,10 @@ def _positive_int(x) -> bool:
 
 
 def _layer_indices(layers) -> list:
-    """Sorted, de-duplicated layer indices; an empty list would silently add no adapter at all."""
+    """Sorted, de-duplicated layer indices."""
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
         raise ValueError(f"layers={layers!r}: give a list of layer indices, e.g. [0, 1], or None for every layer.")
     layers = list(layers)
-    if not layers:
-        raise ValueError("layers=[] names no layer, so the adapter would go nowhere and only the head would train. "
-                         "Use layers=None for every layer, or name at least one layer index.")
     bad = [i for i in layers if not isinstance(i, numbers.Integral) or isinstance(i, bool)]
     if bad:
         raise ValueError(f"layers={layers!r}: {bad} are not layer indices; give whole numbers such as [0, 1].")
