@@ -48,7 +48,7 @@ class AdapterConfig:
     reduction_factor: int = field(
         default=16, metadata={"help": "m = hidden_size // reduction_factor when bottleneck is None."})
     placement: str = field(
-        default="houlsby", metadata={"help": "'houlsby' (after attention and after FFN), 'ffn' (Pfeiffer), 'attention'."})
+        default="houlsby", metadata={"help": "'houlsby' (after attention and after FFN), 'ffn' (Houlsby's FFN adapter alone; not the Pfeiffer architecture, whose residual and LayerNorms sit elsewhere), 'attention'."})
     mode: str = field(
         default="sequential", metadata={"help": "'sequential' (the paper) or 'parallel' (He et al., 2022)."})
     scaling: Union[float, str] = field(
@@ -58,7 +58,7 @@ class AdapterConfig:
     init_std: float = field(
         default=1e-3, metadata={"help": "Std of the normal init of both projections; biases start at zero, so the adapter starts near identity."})
     layers: Optional[Sequence[int]] = field(
-        default=None, metadata={"help": "Layer indices that get the adapter; None means every layer."})
+        default=None, metadata={"help": "Layer indices that get the adapter; None means every layer. [] means none (04's AdapterDrop point k = L: only the LayerNorms and the head train)."})
 
     def __post_init__(self):
         if self.placement not in PLACEMENTS:
