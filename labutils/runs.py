@@ -10,6 +10,11 @@ Notebooks 04 and 05 train dozens of small models. Two things make that bearable:
   hand-offs, Python between kernels), so two processes with one thread each finish about 1.4x
   as many runs per hour on a 2-core machine as one process with two threads (measured for
   this lab's MiniLM training step). On a GPU one run at a time already fills the device.
+  Interrupt stops it at once and keeps every finished run; its workers die with the kernel.
+
+Only finished, finite runs are stored: a run that raised or returned NaN / infinity is
+refused and trained again next time, and a cache file that cannot be the run's result
+(unreadable, not a run's JSON, NaN inside) counts as missing and is kept aside, not deleted.
 
 A job names its training function by import path (``"labutils.ablation:train_variant"``) and
 passes only picklable arguments, because worker processes are started fresh ("spawn"): that
@@ -21,8 +26,13 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import math
 import os
+import signal
+import sys
+import threading
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,11 +78,35 @@ def stable_key(settings: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _non_finite(obj, where: str = "result") -> Optional[tuple]:
+    """(where, value) of the first NaN or infinity in `obj` (plain JSON data), e.g.
+    ("result['loss'][3]", nan); None if there is none."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where, obj
+    if isinstance(obj, dict):
+        items = ((f"{where}[{k!r}]", v) for k, v in obj.items())
+    elif isinstance(obj, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(obj))
+    else:
+        return None
+    for place, value in items:
+        found = _non_finite(value, place)
+        if found:
+            return found
+    return None
+
+
+def _refuse_constant(name: str):
+    # json.loads would turn NaN / Infinity into floats; a stored diverged run is no result.
+    raise ValueError(f"cache file holds {name}")
+
+
 class RunCache:
     """Finished runs on disk: one JSON file per run, named by `stable_key` of its settings.
 
     Each file holds the settings themselves (for people, and to guard against a clash of
-    short hashes) and the run's result, a plain dict.
+    short hashes) and the run's result, a plain dict. Only finished, finite results are
+    stored: a run that raised or diverged (NaN / infinity) is trained again next time.
     """
 
     def __init__(self, folder):
@@ -84,25 +118,62 @@ class RunCache:
     def path_for(self, settings: dict) -> Path:
         return self.folder / f"{stable_key(settings)}.json"
 
-    def get(self, settings: dict) -> Optional[dict]:
-        """The stored result for exactly these settings, or None (also for an unreadable file)."""
-        path = self.path_for(settings)
+    def _read(self, path: Path):
+        """The file's JSON data, or None when it is missing, half-written or holds NaN / Infinity."""
         try:
-            stored = json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return json.loads(path.read_text(), parse_constant=_refuse_constant)
+        except (FileNotFoundError, ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
             return None
-        if stored.get("settings") != _plain(settings):
+
+    def get(self, settings: dict) -> Optional[dict]:
+        """The stored result for exactly these settings, or None.
+
+        None also for a file that cannot be this run's result: unreadable, not a dict of
+        {"settings", "result"} (a list, hand-edited JSON), other settings (a hash clash), or
+        NaN / infinity inside (written by older versions of this lab). Such a run trains anew.
+        """
+        stored = self._read(self.path_for(settings))
+        if not isinstance(stored, dict) or stored.get("settings") != _plain(settings):
             return None
-        return stored.get("result")
+        result = stored.get("result")
+        return result if isinstance(result, dict) else None
 
     def put(self, settings: dict, result: dict) -> Path:
-        """Store `result`; written to a temporary file and renamed, so a crash never leaves half a file."""
+        """Store `result`; written to a temporary file and renamed, so a crash never leaves half a file.
+
+        Refuses (ValueError) a result holding NaN or infinity: that run diverged or failed, and
+        storing it would hand the broken number to every later call. A file already at this
+        path that `get` cannot use is kept beside it (``<key>.json.old1``), never overwritten.
+        """
         path = self.path_for(settings)
-        text = json.dumps({"settings": _plain(settings), "result": _plain(result)}, indent=1, sort_keys=True)
+        plain = _plain(result)
+        bad = _non_finite(plain)
+        if bad:
+            raise ValueError(
+                f"{bad[0]} is {bad[1]}: the run diverged or failed, so it is not stored (as {path} would "
+                "be). The next call trains it again; if it diverges every time, lower this run's learning "
+                "rate or check its data.")
+        text = json.dumps({"settings": _plain(settings), "result": plain}, indent=1, sort_keys=True, allow_nan=False)
+        if path.exists() and self.get(settings) is None:
+            self._set_aside(path)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(text + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # only left if the write or rename was interrupted
         return path
+
+    def _set_aside(self, path: Path) -> Path:
+        n = 1
+        while path.with_name(f"{path.name}.old{n}").exists():
+            n += 1
+        kept = path.with_name(f"{path.name}.old{n}")
+        os.replace(path, kept)
+        warnings.warn(f"{path} held no usable result for its settings (unreadable, not a run's JSON, "
+                      f"NaN inside, or another run's settings); kept it as {kept.name} and stored the new run.",
+                      stacklevel=3)
+        return kept
 
     def get_or_run(self, settings: dict, fn: Callable[[], dict]) -> dict:
         """The stored result for `settings`, or `fn()` run now, stored and returned.
@@ -166,8 +237,60 @@ def _resolve(target: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _start_worker(threads: Optional[int]) -> None:
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _set_death_signal() -> None:
+    """Linux: ask the kernel to SIGKILL this process the moment its parent dies.
+
+    A killed or restarted Jupyter kernel gets no chance to stop its pool; without this its
+    workers would finish the queued runs for nobody and then idle, holding memory, forever.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl in this libc: the watchdog below still works
+        pass
+
+
+def _parent_gone(parent_pid: int) -> bool:
+    if os.getppid() != parent_pid:  # POSIX: an orphan is handed to another process
+        return True
+    if os.name == "nt":  # Windows keeps the old parent pid; ask whether that process still runs
+        try:
+            import psutil
+        except ImportError:
+            return False
+        return not psutil.pid_exists(parent_pid)
+    return False
+
+
+def _watch_parent(parent_pid: int, every: float = 0.5) -> threading.Thread:
+    """A daemon thread that ends this process (and its run) once `parent_pid` is gone (any OS)."""
+    def watch():
+        while not _parent_gone(parent_pid):
+            time.sleep(every)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="labutils-parent-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_worker(threads: Optional[int], parent_pid: Optional[int] = None) -> None:
     """Runs once in each fresh worker process."""
+    if parent_pid is not None:
+        _set_death_signal()
+        if _parent_gone(parent_pid):  # died before the death signal was set
+            os._exit(1)
+        _watch_parent(parent_pid)
+    # Jupyter's Interrupt and Ctrl-C reach the whole process group. The parent decides what
+    # stops (and kills the workers); a worker that raised KeyboardInterrupt would only pass
+    # it back as that run's error and take the next queued run.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     if threads:
@@ -185,15 +308,84 @@ def _run_job(target: str, kwargs: dict) -> dict:
     return result
 
 
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's runs now, not after they finish (shutdown only cancels runs not yet started)."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14+
+    if kill is not None:
+        kill()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+
+
+def _train_here(todo: dict, store: Callable) -> Optional[tuple]:
+    """Train the runs one after another in this process; (job, error) of the first failure, or None."""
+    for job in todo.values():
+        try:
+            store(job, _run_job(job.target, job.kwargs))
+        except Exception as e:  # noqa: BLE001 - re-raised by run_jobs with the run's name
+            return job, e
+    return None
+
+
+def _train_in_workers(todo: dict, store: Callable, n_workers: int, threads: Optional[int]) -> Optional[tuple]:
+    """Train the runs in `n_workers` fresh processes; (job, error) of the first failure, or None.
+
+    After a failure the runs not yet started are cancelled and the running ones finish and are
+    stored. On KeyboardInterrupt (or any other escape) the workers are killed at once, the
+    finished results not yet stored are stored, and the exception goes on.
+    """
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(threads, os.getpid()))
+    futures, handled, failure = {}, set(), None
+    try:
+        for job in todo.values():
+            futures[pool.submit(_run_job, job.target, job.kwargs)] = job
+        for future in as_completed(futures):
+            handled.add(future)
+            if future.cancelled():
+                continue
+            job, error = futures[future], future.exception()
+            if error is None:
+                try:
+                    store(job, future.result())
+                except Exception as e:  # noqa: BLE001 - a result the cache refuses (NaN) is a failed run
+                    error = e
+            if error is not None and failure is None:
+                failure = (job, error)
+                for other in futures:
+                    other.cancel()  # not yet started: skip; running: let it finish and keep it
+    except BaseException:
+        for other in futures:
+            other.cancel()
+        _kill_workers(pool)
+        for future, job in futures.items():
+            if future not in handled and future.done() and not future.cancelled() and future.exception() is None:
+                try:
+                    store(job, future.result())
+                except Exception:  # noqa: BLE001 - keep storing the rest; the interrupt is what matters now
+                    pass
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return failure
+
+
 def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: bool = True,
              desc: str = "training runs") -> list:
     """Train every job whose result is not in `cache`, store each as it finishes; return all results.
 
     Results come back in the order of `jobs` (duplicates share one run). With more than one
     worker, runs train in fresh processes with `threads` each (see `worker_plan`); with one,
-    in this process. A run that fails does not lose the others: the ones that finish are
-    stored, the rest are cancelled, and the error names the failed run, so the next call
-    resumes with what is still missing.
+    in this process. A run that fails (raises, or returns NaN / infinity) does not lose the
+    others: the ones that finish are stored, the rest are cancelled, and the error names the
+    failed run, so the next call resumes with what is still missing.
+
+    Interrupt (Jupyter's button, Ctrl-C) stops at once: the runs in flight are killed, every
+    finished one is stored, a line says how many are stored and how many remain, and the
+    KeyboardInterrupt goes on. Worker processes die with this one (kernel killed or restarted).
     """
     unique = {}
     for job in jobs:
@@ -218,32 +410,16 @@ def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: b
         if bar is not None:
             bar.update(1)
 
-    failure = None
     try:
         if n_workers == 1:
-            for job in todo.values():
-                try:
-                    store(job, _run_job(job.target, job.kwargs))
-                except Exception as e:  # noqa: BLE001 - re-raised below with the run's name
-                    failure = (job, e)
-                    break
+            failure = _train_here(todo, store)
         else:
-            import multiprocessing
-
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_start_worker, initargs=(threads,)) as pool:
-                futures = {pool.submit(_run_job, job.target, job.kwargs): job for job in todo.values()}
-                for future in as_completed(futures):
-                    if future.cancelled():
-                        continue
-                    job = futures[future]
-                    error = future.exception()
-                    if error is None:
-                        store(job, future.result())
-                    elif failure is None:
-                        failure = (job, error)
-                        for other in futures:
-                            other.cancel()  # not yet started: skip; running: let it finish and keep it
+            failure = _train_in_workers(todo, store, n_workers, threads)
+    except KeyboardInterrupt:
+        print(f"Interrupted: {len(stored)} of the {len(todo)} missing runs are stored in {cache.folder}, "
+              f"{len(todo) - len(stored)} remain; run this again to train only those.",
+              file=sys.stderr, flush=True)
+        raise
     finally:
         if bar is not None:
             bar.close()
