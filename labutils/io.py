@@ -105,11 +105,12 @@ def _parse_config(folder: Path) -> dict:
         raise AdapterFileError(f"{path} holds a JSON {type(meta).__name__}, not an object of adapter fields: the "
                                f"file is corrupt or was overwritten. {again}")
     if meta.get("format") != FORMAT:
-        raise AdapterFileError(f"{folder.name}/{CONFIG_FILE}: format {meta.get('format')!r}, expected {FORMAT!r}.")
+        raise AdapterFileError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}: labutils.save_adapter "
+                               f"did not write it (a peft adapter loads with peft), or it was edited. {again}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise AdapterFileError(
-            f"{folder.name}: format_version {meta.get('format_version')} is not {FORMAT_VERSION}, "
-            "the version this labutils reads.")
+            f"{path}: format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}, the version this "
+            f"labutils reads. Load it with the labutils that wrote it, or {again[0].lower() + again[1:]}")
     missing = [k for k in _REQUIRED_KEYS if k not in meta]
     if missing:
         why = (" Without sha256 a changed or corrupt weights file would go unnoticed." if "sha256" in missing else "")
@@ -156,7 +157,7 @@ def _running_elsewhere(pid: int | None) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or no pid at all
         return False
     except OSError:
         return True  # it exists but belongs to another user

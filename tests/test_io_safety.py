@@ -309,13 +309,15 @@ def _edit(key_or_fn):
     (_edit("label_names"), r"lacks \['label_names'\]"),
     (_edit("adapter_name"), r"lacks \['adapter_name'\]"),
     (_edit("sha256"), r"lacks \['sha256'\].*would go unnoticed"),
+    (_edit("format"), "format None, expected 'labutils-adapter'"),
+    (lambda meta: json.dumps({**meta, "format_version": "1"}).encode(), "format_version '1' is not 1"),
     (lambda meta: b"[]", "holds a JSON list, not an object"),
     (lambda meta: b'"labutils-adapter"', "holds a JSON str"),
     (lambda meta: b"\xff\xfe\x00\x81binary", "not text .byte 0 is not UTF-8."),
     (lambda meta: json.dumps({**meta, "label_names": "equivalent"}).encode(), "label_names is 'equivalent'"),
     (lambda meta: json.dumps({**meta, "adapter": [4]}).encode(), r"adapter is \[4\], not a JSON dict"),
     (lambda meta: json.dumps({**meta, "label_names": [0, 1]}).encode(), "not all strings"),
-], ids=["no-label_names", "no-adapter_name", "no-sha256", "array", "string", "binary", "labels-str", "adapter-list",
+], ids=["no-label_names", "no-adapter_name", "no-sha256", "no-format", "version-str", "array", "string", "binary", "labels-str", "adapter-list",
         "labels-ints"])
 def test_a_damaged_config_is_refused_with_folder_problem_and_fix(tmp_path, models, edit, problem):
     folder = IO.save_adapter(models["old"], tmp_path / "a")
@@ -326,7 +328,7 @@ def test_a_damaged_config_is_refused_with_folder_problem_and_fix(tmp_path, model
     for read in (lambda: IO.read_adapter_config(folder), lambda: IO.load_adapter(model, folder)):
         with pytest.raises(IO.AdapterFileError, match=problem) as err:
             read()
-        assert str(folder) in str(err.value) and "Save the adapter again" in str(err.value)
+        assert str(folder) in str(err.value) and "save the adapter again" in str(err.value).lower()
     assert list(model.state_dict()) == keys and not L.adapter_configs(model)
 
 
