@@ -2,13 +2,12 @@
 task's adapter on a fresh base model and save it, or reuse the saved one."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from .config import AdapterConfig
 from .data import load_glue, subsample, task_spec, tokenize
 from .freeze import freeze_for_adapters
 from .hub import ModelChoice, load_base_model
-from .io import CONFIG_FILE, AdapterFileError, read_adapter_config, save_adapter
+from .io import AdapterFileError, read_adapter_config, save_adapter
 from .model import add_adapter
 from .train import set_seed, train, training_arguments
 
@@ -27,10 +26,8 @@ def adapter_model(choice: ModelChoice, label_names, name: str, config: AdapterCo
 
 def saved_adapter_matches(folder, choice: ModelChoice, config: AdapterConfig) -> bool:
     """True if `folder` holds an adapter for this base model with this config (safe to reuse)."""
-    if not (Path(folder) / CONFIG_FILE).is_file():
-        return False
     try:
-        meta = read_adapter_config(folder)
+        meta = read_adapter_config(folder)  # also puts back a copy a killed save left beside it
     except AdapterFileError:
         return False
     return meta["base_model"] == choice.display_name and meta["adapter"] == config.to_dict()
