@@ -2,7 +2,6 @@
 task's adapter on a fresh base model and save it, or reuse the saved one."""
 from __future__ import annotations
 
-
 from .config import AdapterConfig
 from .data import load_glue, subsample, task_spec, tokenize
 from .freeze import freeze_for_adapters
