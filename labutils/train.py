@@ -7,6 +7,7 @@ fetches its scripts from the Hub).
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -58,6 +59,81 @@ class TrainResult:
     train_cpu_seconds: float = 0.0    # process CPU time of trainer.train() alone (fair on a shared CPU)
 
 
+class TrainingDiverged(RuntimeError):
+    """Training blew up: a training or dev loss that is not finite or explodes, or weights that are not finite.
+
+    Raised instead of returning the run, so that no run cache stores it and no table shows its
+    majority-class accuracy as if it were a result.
+    """
+
+
+# A classifier that guesses uniformly among k labels has a cross-entropy of ln k, and training
+# starts near it (a fresh head) and goes down. A logged loss of ten times that (6.9 nats for two
+# labels: the right label gets about a thousandth of the probability, averaged over the logged
+# steps) is not something a run that learns passes through: it is a run whose weights have run
+# away, as a too-large learning rate does (lr 1e6 gives losses in the millions).
+EXPLOSION_FACTOR = 10.0
+
+
+def explosion_bound(num_labels: int, first_loss: float | None = None) -> float:
+    """The largest training loss a healthy run logs: 10 x max(ln k, the first logged loss).
+
+    The first logged loss lifts the bound for a model that starts worse than guessing (and for
+    a single-output regression head, where ln 1 = 0 gives no bound of its own).
+    """
+    base = math.log(num_labels) if num_labels > 1 else 0.0
+    if first_loss is not None and math.isfinite(first_loss):
+        base = max(base, first_loss)
+    return EXPLOSION_FACTOR * base if base > 0 else math.inf
+
+
+def _diverged_message(what: str, learning_rate: float) -> str:
+    return (f"Training diverged: {what}, with learning rate {learning_rate:g}. The run's results would be "
+            f"meaningless (majority-class accuracy), so it is not returned or cached. Lower the learning rate "
+            f"(try {learning_rate / 10:g} or less: `learning_rate` of training_arguments, the profile's "
+            f"adapter_lr / full_lr, or Method.learning_rate) and train again.")
+
+
+def _divergence_guard(learning_rate: float):
+    """A `TrainerCallback` that stops training at the first non-finite or exploding logged loss.
+
+    It reads the raw losses (`training_arguments` sets logging_nan_inf_filter=False; with the
+    filter on, Trainer logs a NaN step as the average of the steps before it) and records why
+    it stopped in `.problem`; `train` raises `TrainingDiverged` from it.
+    """
+    from transformers import TrainerCallback
+
+    class DivergenceGuard(TrainerCallback):
+        def __init__(self):
+            self.problem = None
+            self.first_loss = None
+
+        def on_log(self, args, state, control, logs=None, model=None, **kwargs):
+            for key in ("loss", "train_loss"):
+                value = (logs or {}).get(key)
+                if value is None or self.problem is not None:
+                    continue
+                value = float(value)
+                labels = getattr(getattr(model, "config", None), "num_labels", 2)
+                if not math.isfinite(value):
+                    self.problem = f"the training loss became {value} by step {state.global_step}"
+                elif value > explosion_bound(labels, self.first_loss):
+                    self.problem = (f"the training loss reached {value:.4g} by step {state.global_step} "
+                                    f"(a healthy run stays below {explosion_bound(labels, self.first_loss):.3g})")
+                elif self.first_loss is None and key == "loss":
+                    self.first_loss = value
+            if self.problem is not None:
+                control.should_training_stop = True
+            return control
+
+    return DivergenceGuard()
+
+
+def non_finite_parameters(model) -> list:
+    """Names of trainable parameters holding a NaN or an infinity."""
+    return [name for name, p in model.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
+
+
 def _progress_disabled() -> bool:
     return os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}
 
@@ -95,15 +171,24 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
         train_sampling_strategy="group_by_length" if group_by_length else "random",
         disable_tqdm=_progress_disabled(),
         dataloader_num_workers=0,
+        # Log the raw loss: with the filter on, a NaN step is logged as the average of the steps
+        # before it, and a run whose weights are all NaN shows a training loss of 0.0.
+        logging_nan_inf_filter=False,
     )
     settings.update(overrides)
     return TrainingArguments(**settings)
 
 
 def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
-    """Train `model` with `Trainer`, evaluate on `eval_dataset`, time and measure it."""
+    """Train `model` with `Trainer`, evaluate on `eval_dataset`, time and measure it.
+
+    Raises `TrainingDiverged` (naming the learning rate) when the training loss stops being
+    finite or explodes, when a trained weight is not finite, or when the dev loss after training
+    explodes: such a run reports majority-class accuracy, which is not a result.
+    """
     from transformers import DataCollatorWithPadding, Trainer
 
+    guard = _divergence_guard(args.learning_rate)
     trainer = Trainer(
         model=model,
         args=args,
@@ -111,13 +196,29 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
         eval_dataset=eval_dataset,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
+        callbacks=[guard],
     )
     device = pick_device()
     with PeakMemory(device) as mem:
         start, cpu_start = time.perf_counter(), time.process_time()
         out = trainer.train()
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    if guard.problem is not None:
+        raise TrainingDiverged(_diverged_message(guard.problem, args.learning_rate))
+    bad = non_finite_parameters(model)
+    if bad:
+        raise TrainingDiverged(_diverged_message(
+            f"{len(bad)} trained weight tensor(s) hold NaN or infinity after {trainer.state.global_step} steps "
+            f"(e.g. {bad[0]})", args.learning_rate))
     metrics = trainer.evaluate()
+    # A last update can throw the weights far off while every logged training loss (taken
+    # before it) looked fine; the dev loss after training sees the weights as they are.
+    dev_loss = metrics.get("eval_loss")
+    labels = getattr(getattr(model, "config", None), "num_labels", 2)
+    if dev_loss is not None and not (dev_loss <= explosion_bound(labels, guard.first_loss)):
+        raise TrainingDiverged(_diverged_message(
+            f"the dev loss after {trainer.state.global_step} steps is {dev_loss:.4g} (a model that learned "
+            f"anything stays below {explosion_bound(labels, guard.first_loss):.3g})", args.learning_rate))
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return TrainResult(
         metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
