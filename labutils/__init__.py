@@ -10,7 +10,7 @@ from .freeze import base_checksum, format_parameter_report, freeze_for_adapters,
 from .hub import ModelChoice, hub_reachable, load_base_model, load_tokenizer, resolve_model
 from .data import load_glue, subsample, task_spec, tokenize
 from .device import PeakMemory, device_summary, pick_device, pick_precision
-from .train import classification_metrics, evaluate, predict_logits, set_seed, summary_row, train, training_arguments
+from .train import TrainingDiverged, classification_metrics, evaluate, predict_logits, set_seed, summary_row, train, training_arguments
 from . import cost, io, notebook, plots, profiles
 from .io import load_adapter, save_adapter
 from . import latency

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .config import AdapterConfig
 from .data import load_glue, subsample, task_spec, tokenize
 from .freeze import freeze_for_adapters
-from .hub import ModelChoice, load_base_model
+from .hub import ModelChoice, base_fingerprint, load_base_model
 from .io import AdapterFileError, read_adapter_config, save_adapter
 from .model import add_adapter
 from .train import set_seed, train, training_arguments
@@ -29,7 +29,11 @@ def saved_adapter_matches(folder, choice: ModelChoice, config: AdapterConfig) ->
         meta = read_adapter_config(folder)  # also puts back a copy a killed save left beside it
     except AdapterFileError:
         return False
-    return meta["base_model"] == choice.display_name and meta["adapter"] == config.to_dict()
+    if meta.get("base_fingerprint"):  # what the base is; a name can be shared by two models
+        same_base = meta["base_fingerprint"] == base_fingerprint(choice)
+    else:
+        same_base = meta["base_model"] == choice.display_name
+    return same_base and meta["adapter"] == config.to_dict()
 
 
 def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: AdapterConfig, train_rows, eval_rows,
