@@ -1,9 +1,10 @@
-"""Notebook plumbing: a quiet, seeded start, where results go, and paths printed without the
-machine's folders in them."""
+"""Notebook plumbing: a quiet, seeded start, checks that stop the notebook when they fail, tables of
+whole sentences, where results go, and paths printed without the machine's folders in them."""
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import platform
 import warnings
@@ -72,8 +73,71 @@ def hardware() -> dict:
             "python": platform.python_version(), "cpu_count": os.cpu_count()}
 
 
+class CheckFailed(AssertionError):
+    """A notebook's check found its claim False: what the cells above did is not what the lab expects."""
+
+
+def check(claim: str, ok) -> None:
+    """Print `<claim>: True`, or stop the notebook when `ok` is false.
+
+    A check that only printed False would let the notebook carry on, and a student could miss it.
+    """
+    try:
+        passed = bool(ok)
+    except (ValueError, RuntimeError) as err:  # an array of several values has no single truth
+        raise TypeError(f"check({claim!r}, ...) needs one True/False, got {type(ok).__name__} with several "
+                        "values; reduce it first with .all() or .any().") from err
+    if not passed:
+        raise CheckFailed(
+            f"this check is False: {claim}. The cells above did not do what this notebook expects; "
+            "re-run the notebook from the top (Kernel > Restart Kernel and Run All Cells), and if the check "
+            "still fails, report it with this message.")
+    print(f"{claim}: True")
+
+
+def show_text_table(frame) -> None:
+    """Display a table of sentences with every sentence whole, wrapped and left-aligned.
+
+    pandas cuts each cell at 50 characters by default, which hides the very words an error
+    analysis turns on.
+    """
+    import pandas as pd
+    from IPython.display import display
+
+    text_cols = [c for c in frame.columns if frame[c].dtype == object]
+    with pd.option_context("display.max_colwidth", None):
+        plain = frame.to_string()
+        try:
+            html = (frame.style.set_properties(subset=text_cols, **{"text-align": "left", "white-space": "normal"})
+                    .format(precision=3).to_html())
+        except ImportError:  # Styler needs jinja2; the plain HTML table still shows whole sentences
+            html = frame.to_html()
+    display({"text/plain": plain, "text/html": html}, raw=True)
+
+
+def _jsonable(value, where: str = "results"):
+    """`value` as plain JSON: numpy and torch numbers as Python ones, NaN as null, paths as text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # NaN is not JSON; null is
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a DataFrame: one dict per row
+        plain_index = type(value.index).__name__ == "RangeIndex"  # 0, 1, 2, ...: nothing worth a column
+        return _jsonable(value.reset_index(drop=plain_index).to_dict(orient="records"), where)
+    if hasattr(value, "tolist"):  # numpy scalars and arrays, torch tensors
+        return _jsonable(value.tolist(), where)
+    raise TypeError(f"write_results: {where} is a {type(value).__name__}, which JSON cannot hold; "
+                    "convert it to numbers, text, lists or dicts before writing.")
+
+
 def write_results(name: str, results: dict) -> Path:
     """Write `results` as outputs/results/<name>.json (what an instructor collects)."""
     path = output_dir("results") / f"{name}.json"
-    path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    path.write_text(json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
     return path

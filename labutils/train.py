@@ -256,6 +256,8 @@ def evaluate(model, tokenizer, dataset, batch_size: int = 64) -> dict:
 
 def summary_row(method: str, result: TrainResult, report: dict, stored_bytes: int) -> dict:
     """One row of a method-comparison table."""
+    # Epochs actually trained (Trainer logs the epoch with every entry); None when nothing was logged.
+    epochs = max((float(h["epoch"]) for h in result.history if "epoch" in h), default=None)
     return {
         "method": method,
         "trainable params": report["trainable"],
@@ -263,6 +265,9 @@ def summary_row(method: str, result: TrainResult, report: dict, stored_bytes: in
         "dev accuracy": round(100 * result.metrics["eval_accuracy"], 1),
         "dev F1": round(100 * result.metrics["eval_f1"], 1),
         "train time (s)": round(result.train_seconds, 1),
+        # Methods train for different numbers of epochs; the total alone would compare unlike runs.
+        "epochs": (int(epochs) if epochs.is_integer() else round(epochs, 2)) if epochs else None,
+        "time per epoch (s)": round(result.train_seconds / epochs, 1) if epochs else None,
         # fp32 weights + a gradient and two Adam moments per trainable parameter.
         "weights+grads+Adam (MiB)": round(4 * (report["total"] + 3 * report["trainable"]) / 2**20),
         # Only CUDA's allocator gives a fair peak; a CPU process's resident memory does not shrink between runs.

@@ -10,11 +10,10 @@
 #    parameters, accuracy, F1, time, memory, and what must be stored per task,
 # 5. save the adapter as a small file (notebook 03 loads it).
 #
-# In the `full` profile this trains on all of MRPC with the offline default model: about 25
-# minutes on a 2-core CPU (the stored run, on a 2-core Intel Xeon: 935 s of adapter training and
-# 495 s of full fine-tuning; 24 to 29 minutes in all over the runs so far, 36 on an AMD EPYC),
-# a few minutes on a GPU. The `quick` profile trains on a small subset for a few steps, only to
-# check that everything runs.
+# In the `full` profile this trains on all of MRPC with the offline default model: about half an
+# hour on a 2-core CPU (the comparison table near the end gives this run's times), a few minutes
+# on a GPU. The `quick` profile trains on a small subset for a few steps, only to check that
+# everything runs.
 
 # %% tags=["parameters"]
 import os
@@ -82,8 +81,8 @@ print(L.encoder_layers(model)[0])
 n_before = sum(p.numel() for p in model.parameters())
 L.add_adapter(model, "mrpc", config)  # as if this cell ran twice
 n_adapter = sum(p.numel() for n, p in model.named_parameters() if ".adapters.mrpc." in n)
-print("second injection changed nothing:", n_before == sum(p.numel() for p in model.parameters()))
-print("adapter parameters equal layers x 2 x (2dm + d + m):", n_adapter == L.adapter_parameter_count(model, "mrpc"))
+L.notebook.check("second injection changed nothing", n_before == sum(p.numel() for p in model.parameters()))
+L.notebook.check("adapter parameters equal layers x 2 x (2dm + d + m)", n_adapter == L.adapter_parameter_count(model, "mrpc"))
 
 # %% [markdown]
 # ## Freezing the base
@@ -99,7 +98,7 @@ print(L.format_parameter_report(adapter_report))
 # %% tags=["nbval-check-output"]
 groups_training = {g for g, c in adapter_report["groups"].items() if c["trainable"]}
 print("groups that train:", sorted(groups_training))
-print("every pretrained weight frozen:", adapter_report["groups"]["base"]["trainable"] == 0)
+L.notebook.check("every pretrained weight frozen", adapter_report["groups"]["base"]["trainable"] == 0)
 base_before = L.base_checksum(model)
 
 # %% [markdown]
@@ -129,20 +128,20 @@ print(f"adapters: dev accuracy {adapter_result.metrics['eval_accuracy']:.3f}, F1
 # parameter with the one taken before training.
 
 # %% tags=["nbval-check-output"]
-print("pretrained weights bit-identical after training:", L.base_checksum(model) == base_before)
+L.notebook.check("pretrained weights bit-identical after training", L.base_checksum(model) == base_before)
 
 # %% tags=["nbval-ignore-output"]
 L.plots.plot_training_curves({"Houlsby adapters": adapter_result}, title="Adapter training on MRPC");
 
 # %% [markdown]
-# **Read the dev loss, not only the accuracy.** The adapter's dev loss is lowest after epoch 3
-# (0.468, dev accuracy 80.6%) and then climbs to 0.633 by epoch 10, while the training loss
-# keeps falling (0.449 to 0.142) and dev accuracy ends exactly where it was at epoch 3 (80.6%).
-# That is overfitting, showing in the loss before it shows in the accuracy: the model grows
-# over-confident. By the last epoch the dev pairs it gets wrong, it gets wrong with
-# probabilities near 1 (notebook 03 lists them: its eight most confident mistakes all have
-# p ≥ 0.999), which the cross-entropy loss punishes hard, while the number of pairs on the
-# right side of 0.5 hardly changes. The usual answer is to keep the best checkpoint instead of the last one: with
+# **Read the dev loss, not only the accuracy.** In the `full` profile the adapter's dev loss
+# (in `Trainer`'s per-epoch output above, and in the history the results file keeps) reaches
+# its lowest after a few epochs and then climbs, while the training loss keeps falling and dev
+# accuracy barely moves. That is overfitting, showing in the loss before it shows in the
+# accuracy: the model grows over-confident. By the last epoch the dev pairs it gets wrong, it
+# gets wrong with probabilities near 1 (notebook 03 lists the most confident of them), which the
+# cross-entropy loss punishes hard, while the number of pairs on the right side of 0.5 hardly
+# changes. The usual answer is to keep the best checkpoint instead of the last one: with
 # `Trainer`, `save_strategy="epoch"`, `load_best_model_at_end=True` and
 # `metric_for_best_model="eval_loss"` (or `"accuracy"`), or early stopping. This lab keeps the
 # last epoch, for simplicity and reproducibility: every run ends at the same, fixed point, and
@@ -184,19 +183,19 @@ print(f"adapter folder {L.notebook.shown(adapter_dir)}: {adapter_bytes / 1e6:.2f
 print(f"full fine-tuned model:            {full_bytes / 1e6:.1f} MB  ({full_bytes / adapter_bytes:.0f}x larger)")
 
 # %% tags=["nbval-check-output"]
-print("adapter file under 5% of the full model:", adapter_bytes < 0.05 * full_bytes)
+L.notebook.check("adapter file under 5% of the full model", adapter_bytes < 0.05 * full_bytes)
 
 # %% [markdown]
 # ## Side by side
-# Read the train-time column together with the epochs: the adapters trained for **10 epochs**,
-# full fine-tuning for **5**. The totals (935 s against 495 s) do not say that adapters train
-# more slowly: per epoch it is 94 s against 99 s, an adapter epoch slightly *faster*. (One run's
-# wall clock on a shared CPU swings by more than that difference; notebook 05 gives every method
-# the same 2 epochs.)
+# Read the train-time column together with the `epochs` column: in the `full` profile the
+# adapters train for 10 epochs and full fine-tuning for 5, so the totals compare unlike runs and
+# do not say which method trains faster. Compare the `time per epoch (s)` column instead. (One
+# run's wall clock on a shared CPU can swing by more than the difference between the two;
+# notebook 05 gives every method the same 2 epochs and several seeds.)
 #
 # > **Where the handout is wrong:** it says adapters train 7-15x faster than full fine-tuning.
-# > Measured here, at equal epochs, they are about 1.1-1.4x faster: 94 s against 99 s an epoch in this
-# > notebook (1.06x, one run each), 230 s against 296 s for the same 2 epochs in notebook 05
+# > Measured at equal work, they are at best about 1.1-1.4x faster: see the time per epoch in the
+# > table below (one run each), 230 s against 296 s for the same 2 epochs in notebook 05
 # > (1.29x, mean of three seeds), and 1.14-1.38x per training step in `make bench`, where the two
 # > take turns (README, *Speed benchmarks*). The arithmetic caps the gain near 1.5x. The frozen
 # > base still runs its forward pass, and its backward pass too, because the adapters in the
