@@ -28,6 +28,7 @@ from .layer import AdapterSublayerOutput
 SUPPORTED_FAMILIES = "BERT, MiniLM, RoBERTa, ELECTRA, XLM-RoBERTa, CamemBERT (encoder layers shaped like BertLayer)"
 _CONFIGS_ATTR = "lab_adapter_configs"
 _TASK_LAYERS_ATTR = "lab_task_layers"
+_SHARED_PATHS_ATTR = "_lab_shared_parameters"
 
 
 class UnsupportedModelError(TypeError):
@@ -98,11 +99,35 @@ class TaskLayers:
     tensors: dict  # parameter name -> tensor
 
 
+# A switch may sit inside a timed pass (ablation latency), and walking every parameter costs
+# more than the switch itself; so the LayerNorm and head parameters are found once and kept
+# until any module or parameter anywhere is registered (torch's global hooks count those).
+_module_registrations = [0]
+
+
+def _count_registration(*_):
+    _module_registrations[0] += 1
+
+
+torch.nn.modules.module.register_module_module_registration_hook(_count_registration)
+torch.nn.modules.module.register_module_parameter_registration_hook(_count_registration)
+
+
 def _shared_parameters(model: nn.Module) -> dict:
     """name -> live parameter for the LayerNorms and the head: what every task trains for itself."""
+    seen = model.__dict__.get(_SHARED_PATHS_ATTR)
+    if seen is not None and seen[0] == _module_registrations[0]:
+        return {name: module._parameters[attr] for name, module, attr in seen[1]}
     from .freeze import parameter_group  # freeze imports this module, so not at the top
 
-    return {n: p for n, p in model.named_parameters() if parameter_group(n) in ("layernorm", "head")}
+    slots = []
+    for module_name, module in model.named_modules():
+        for attr, param in module._parameters.items():
+            name = f"{module_name}.{attr}" if module_name else attr
+            if param is not None and parameter_group(name) in ("layernorm", "head"):
+                slots.append((name, module, attr))
+    model.__dict__[_SHARED_PATHS_ATTR] = (_module_registrations[0], tuple(slots))
+    return {name: module._parameters[attr] for name, module, attr in slots}
 
 
 def _label_names(model: nn.Module) -> list:

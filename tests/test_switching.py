@@ -139,10 +139,25 @@ def test_switching_keeps_the_parameter_objects(tiny_model):
         assert all(p is before[n] for n, p in tiny_model.named_parameters())
 
 
+def test_a_layernorm_replaced_by_hand_is_switched_too(tiny_model):
+    L.add_adapter(tiny_model, "a", L.AdapterConfig(bottleneck=4))
+    L.add_adapter(tiny_model, "b", L.AdapterConfig(bottleneck=4))
+    L.set_active_adapter(tiny_model, "a")  # (the model has looked up its LayerNorms by now)
+    replaced = torch.nn.LayerNorm(32, eps=1e-12)
+    with torch.no_grad():
+        replaced.weight.fill_(3.0)
+    tiny_model.bert.embeddings.LayerNorm = replaced
+    L.set_active_adapter(tiny_model, "b")
+    assert torch.equal(tiny_model.bert.embeddings.LayerNorm.weight, torch.ones(32))  # b's pretrained one
+    L.set_active_adapter(tiny_model, "a")
+    assert torch.equal(tiny_model.bert.embeddings.LayerNorm.weight, torch.full((32,), 3.0))  # a's, as it left
+
+
 def test_switch_inside_inference_mode_then_train(tiny_model, batch):
     L.add_adapter(tiny_model, "a", L.AdapterConfig(bottleneck=4))
     L.add_adapter(tiny_model, "b", L.AdapterConfig(bottleneck=4))
-    with torch.inference_mode():
+    tiny_model.to(torch.float64)  # the waiting tasks' tensors get converted during the switches below
+    with torch.inference_mode():  # as in latency.forward_pass
         L.set_active_adapter(tiny_model, "a")
         L.set_active_adapter(tiny_model, "b")
         L.set_active_adapter(tiny_model, "a")
