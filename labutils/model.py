@@ -144,15 +144,14 @@ def _stored_task_layers(model: nn.Module) -> dict:
 
 
 def _logits_layer(model: nn.Module):
-    """(parent, attribute) of the Linear that outputs the logits: `classifier` or `classifier.out_proj`."""
+    """(parent, attribute) of the Linear that outputs the logits (BERT: `classifier`, RoBERTa and
+    ELECTRA: `classifier.out_proj`), or None."""
     head = getattr(model, "classifier", None)
     if isinstance(head, nn.Linear):
         return model, "classifier"
     if isinstance(getattr(head, "out_proj", None), nn.Linear):
         return head, "out_proj"
-    raise UnsupportedModelError(
-        f"{type(model).__name__} has no `classifier` Linear (or `classifier.out_proj`), so labutils cannot "
-        "give its head another number of labels; load the base model with the labels you need.")
+    return None
 
 
 def _set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
@@ -162,13 +161,17 @@ def _set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
     before holds the old one. Its `requires_grad` follows the old one's.
     """
     n = len(label_names)
-    if n != model.config.num_labels or not isinstance(getattr(model, "classifier", None), nn.Linear):
-        parent, attr = _logits_layer(model)
+    found = _logits_layer(model)
+    if found is None and n != model.config.num_labels:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} has no `classifier` Linear (or `classifier.out_proj`), so labutils cannot "
+            f"give its head {n} labels; load the base model with the labels you need.")
+    if found is not None and getattr(*found).out_features != n:
+        parent, attr = found
         old = getattr(parent, attr)
-        if old.out_features != n:
-            new = nn.Linear(old.in_features, n, bias=old.bias is not None)
-            new = new.to(device=old.weight.device, dtype=old.weight.dtype).requires_grad_(old.weight.requires_grad)
-            setattr(parent, attr, new)
+        new = nn.Linear(old.in_features, n, bias=old.bias is not None)
+        new = new.to(device=old.weight.device, dtype=old.weight.dtype).requires_grad_(old.weight.requires_grad)
+        setattr(parent, attr, new)
     model.num_labels = n
     model.config.num_labels = n
     model.config.id2label = dict(enumerate(label_names))
@@ -247,11 +250,12 @@ def task_tensors(model: nn.Module, name: Optional[str]) -> dict:
 
 def adapter_label_names(model: nn.Module, name: Optional[str]) -> list:
     """The labels adapter `name`'s head predicts (a name not in the model: those a new adapter gets)."""
-    if name == active_adapter(model):
-        return _label_names(model)
     stored = _stored_task_layers(model)
-    owner = name if name in stored else None
-    return list(stored[owner].label_names) if owner in stored else _label_names(model)
+    if name != active_adapter(model) and name in stored:
+        return list(stored[name].label_names)
+    if name not in adapter_configs(model) and None in stored:
+        return list(stored[None].label_names)  # a new adapter starts from the base's head
+    return _label_names(model)
 
 
 def add_adapter(model: nn.Module, name: str = "default", config: Optional[AdapterConfig] = None,

@@ -276,6 +276,24 @@ def test_manager_follows_a_switch_made_on_the_model(para_manager, tmp_path):
     assert (para_manager.predict("para", PAIRS_A, PAIRS_B) == para).all()
 
 
+def test_plain_load_checks_labels_against_the_head_the_new_adapter_gets(para_manager, tmp_path, batch):
+    model = para_manager.model
+    para_manager.register("nli", three_way_folder(tmp_path))  # a 3-way head is live now
+    nli = para_manager.predict("nli", PAIRS_A, PAIRS_B)
+    # A 2-label folder: a new adapter starts from the base's 2-label head, so it fits.
+    folder, trained = saved_task(tmp_path, "para2", seed=5, favourite=0)
+    L.load_adapter(model, folder, set_active=False)
+    assert L.active_adapter(model) == "nli" and (para_manager.predict("nli", PAIRS_A, PAIRS_B) == nli).all()
+    L.set_active_adapter(model, "para2")
+    assert model.config.id2label == trained.config.id2label
+    torch.testing.assert_close(logits(model, batch), logits(trained, batch), rtol=0, atol=1e-6)
+    # A 3-label folder does not fit the base's head: refused, naming the labels.
+    L.set_active_adapter(model, "nli")
+    with pytest.raises(L.io.AdapterFileError, match="label_names mismatch"):
+        L.load_adapter(model, three_way_folder(tmp_path, name="nli3"))
+    assert (para_manager.predict("nli", PAIRS_A, PAIRS_B) == nli).all()
+
+
 def test_register_refuses_a_name_the_model_already_uses(para_manager, tmp_path):
     L.add_adapter(para_manager.model, "mine", L.AdapterConfig(bottleneck=4), set_active=False)
     with pytest.raises(ValueError, match="already has an adapter named 'mine'"):
