@@ -77,7 +77,7 @@ def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | 
         **_model_facts(model),
         "adapter": config.to_dict(),
         "bottleneck": config.bottleneck_for(model.config.hidden_size),
-        "label_names": [model.config.id2label[i] for i in range(model.config.num_labels)],
+        "label_names": adapter_label_names(model, name),
         "dtype": str(next(iter(tensors.values())).dtype).replace("torch.", ""),
         "num_tensors": len(tensors),
     }

@@ -294,6 +294,17 @@ def test_plain_load_checks_labels_against_the_head_the_new_adapter_gets(para_man
     assert (para_manager.predict("nli", PAIRS_A, PAIRS_B) == nli).all()
 
 
+def test_saving_an_inactive_task_writes_its_own_labels(para_manager, tmp_path):
+    para_manager.register("nli", three_way_folder(tmp_path))  # nli's 3-way head is live
+    para = para_manager.predict("para", PAIRS_A, PAIRS_B)
+    para_manager.switch("nli")
+    L.save_adapter(para_manager.model, tmp_path / "para-again", name="para")
+    assert L.io.read_adapter_config(tmp_path / "para-again")["label_names"] == ["not_equivalent", "equivalent"]
+    again = MultiTaskAdapterManager(make_tiny_model(), para_manager.tokenizer)
+    again.register("para", tmp_path / "para-again")
+    assert (again.predict("para", PAIRS_A, PAIRS_B) == para).all()
+
+
 def test_register_refuses_a_name_the_model_already_uses(para_manager, tmp_path):
     L.add_adapter(para_manager.model, "mine", L.AdapterConfig(bottleneck=4), set_active=False)
     with pytest.raises(ValueError, match="already has an adapter named 'mine'"):
