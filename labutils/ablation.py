@@ -37,9 +37,8 @@ from .device import pick_device, pick_precision
 from .freeze import parameter_report
 from .hub import ModelChoice, base_fingerprint, load_base_model
 from .latency import compare_latency, synthetic_batch
-from .model import (active_adapter, adapter_configs, adapter_parameter_count, adapter_sublayers, adapters_skipped,
-                    add_adapter, set_active_adapter, skipped_layers,
-                    encoder_layers)
+from .model import (adapter_configs, adapter_modules_only, adapter_parameter_count, adapter_sublayers,
+                    adapters_skipped, add_adapter, encoder_layers, skipped_layers)
 from .recipes import adapter_model
 from .runs import Job, RunCache, stable_key  # noqa: F401 - RunCache, stable_key: re-exported for notebooks
 from .train import evaluate, set_seed, train, training_arguments
@@ -360,16 +359,9 @@ def variant_latency(choice: ModelChoice, configs: dict, pairs: int = 32, tokens:
         add_adapter(model, f"v{len(adapter_configs(model))}", config, set_active=False)
     names = dict(zip(configs, list(adapter_configs(model))))
 
-    @contextlib.contextmanager
-    def active(name):
-        before = active_adapter(model)
-        set_active_adapter(model, name)
-        try:
-            yield
-        finally:
-            set_active_adapter(model, before)
-
-    settings = {"base": lambda: active(None), **{label: (lambda n=n: active(n)) for label, n in names.items()}}
+    # Only the adapter modules switch (no LayerNorm / head swap inside a timed pass).
+    settings = {"base": lambda: adapter_modules_only(model, None),
+                **{label: (lambda n=n: adapter_modules_only(model, n)) for label, n in names.items()}}
     device = pick_device()
     model.to(device)
     batch = synthetic_batch(tokenizer, pairs, tokens, device)

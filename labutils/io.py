@@ -31,9 +31,8 @@ import torch
 from torch import nn
 
 from .config import AdapterConfig
-from .freeze import parameter_group
-from .model import (active_adapter, add_adapter, adapter_configs, delete_adapter, encoder_layers,
-                    set_active_adapter)
+from .model import (active_adapter, add_adapter, adapter_configs, adapter_label_names, delete_adapter,
+                    encoder_layers, set_active_adapter, task_tensors)
 
 FORMAT = "labutils-adapter"
 FORMAT_VERSION = 1
@@ -63,13 +62,8 @@ def _sha256(path: Path) -> str:
 
 
 def task_state(model: nn.Module, name: str) -> dict:
-    """The tensors that belong to task `name`: its adapter, the LayerNorms and the head."""
-    out = {}
-    for pname, param in model.named_parameters():
-        group = parameter_group(pname)
-        if (group == "adapters" and f".adapters.{name}." in pname) or group in ("layernorm", "head"):
-            out[pname] = param.detach()
-    return out
+    """The tensors that belong to task `name`: its adapter, its LayerNorms and its head."""
+    return task_tensors(model, name)
 
 
 def _model_facts(model: nn.Module) -> dict:
@@ -391,7 +385,7 @@ def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | 
         **_model_facts(model),
         "adapter": config.to_dict(),
         "bottleneck": config.bottleneck_for(model.config.hidden_size),
-        "label_names": [model.config.id2label[i] for i in range(model.config.num_labels)],
+        "label_names": adapter_label_names(model, name),
         "dtype": str(next(iter(tensors.values())).dtype).replace("torch.", ""),
         "num_tensors": len(tensors),
     }
@@ -428,7 +422,7 @@ def load_adapter(model: nn.Module, folder, name: str | None = None, set_active: 
             raise AdapterFileError(
                 f"{folder.name}: {key} mismatch: the adapter was made for {key}={meta.get(key)!r}, "
                 f"this model has {key}={facts[key]!r}{note.get(key, '')}. Load it into the base model it was trained on.")
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    labels = adapter_label_names(model, name or meta.get("adapter_name"))
     if meta["label_names"] != labels:
         raise AdapterFileError(
             f"{folder.name}: label_names mismatch: the file's head predicts {meta['label_names']}, this model's "

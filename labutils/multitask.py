@@ -1,9 +1,9 @@
 """One frozen base model serving many tasks, each a small adapter folder.
 
 A task is more than its adapter: its LayerNorms and its classification head trained too. The
-manager keeps each task's LayerNorm and head tensors beside the model and swaps them in
-(together with the active adapter) when the task changes. The base weights are shared and
-never copied.
+model keeps each adapter's own LayerNorms and head (see `labutils.model.set_active_adapter`),
+so switching task here is switching the active adapter. The base weights are shared and never
+copied.
 
     manager = MultiTaskAdapterManager(model, tokenizer)
     manager.register("mrpc", "outputs/adapters/mrpc")
@@ -18,34 +18,31 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-import torch
 from torch import nn
 
-from .freeze import parameter_group
+from .config import AdapterConfig
 from .inference import predict_proba
-from .io import adapter_file_size, load_adapter, read_adapter_config, task_state
-from .model import adapter_configs, set_active_adapter
-
+from .io import AdapterFileError, adapter_file_size, load_adapter, read_adapter_config
+from .model import (_set_head_labels, active_adapter, add_adapter, adapter_configs, delete_adapter,
+                    set_active_adapter)
 
 @dataclass
 class TaskEntry:
-    """What the manager keeps per task besides the adapter inside the model."""
+    """What the manager keeps per task besides what the model holds (adapter, LayerNorms, head)."""
     label_names: list
-    shared_state: dict        # LayerNorm and head tensors of this task (cloned)
     folder: Optional[Path]
     file_bytes: int
 
 
-def _set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
-    """Give the model a classifier (of the right width) and config for these labels."""
-    n = len(label_names)
-    head = model.classifier
-    if head.out_features != n:
-        model.classifier = nn.Linear(head.in_features, n).to(device=head.weight.device, dtype=head.weight.dtype)
-    model.num_labels = n
-    model.config.num_labels = n
-    model.config.id2label = dict(enumerate(label_names))
-    model.config.label2id = {name: i for i, name in enumerate(label_names)}
+def _folder_config(folder) -> tuple:
+    """The folder's metadata and AdapterConfig, or AdapterFileError: read before the model changes."""
+    meta = read_adapter_config(folder)
+    try:
+        if not isinstance(meta["label_names"], list) or not meta["label_names"]:
+            raise ValueError(f"label_names is {meta['label_names']!r}, not a list of labels")
+        return meta, AdapterConfig.from_dict(meta["adapter"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise AdapterFileError(f"{Path(folder).name}: the adapter config is invalid ({e}).") from e
 
 
 class MultiTaskAdapterManager:
@@ -55,35 +52,43 @@ class MultiTaskAdapterManager:
         self.model = model
         self.tokenizer = tokenizer
         self.tasks: dict[str, TaskEntry] = {}
-        self.active: Optional[str] = None
+
+    @property
+    def active(self) -> Optional[str]:
+        """The task the model runs now (the model's active adapter, if it is a registered task)."""
+        name = active_adapter(self.model)
+        return name if name in self.tasks else None
 
     def register(self, task: str, folder) -> dict:
-        """Load the adapter folder for `task` into the shared model; returns its metadata."""
+        """Load the adapter folder for `task` into the shared model and make it active; returns its metadata.
+
+        A folder that is refused (wrong base model, corrupt file, ...) leaves the model and the
+        manager exactly as they were: the task that was active still answers with its own head.
+        """
         if task in self.tasks:
             raise ValueError(f"task {task!r} is already registered; pick another name.")
-        meta = read_adapter_config(folder)
-        _set_head_labels(self.model, meta["label_names"])
-        load_adapter(self.model, folder, name=task, set_active=True)
-        shared = {k: v.detach().clone() for k, v in task_state(self.model, task).items()
-                  if parameter_group(k) != "adapters"}
-        self.tasks[task] = TaskEntry(list(meta["label_names"]), shared, Path(folder), adapter_file_size(folder))
-        self.active = task
+        if task in adapter_configs(self.model):
+            raise ValueError(f"the model already has an adapter named {task!r} that this manager did not load; "
+                             "register the task under another name (or give the manager a fresh base model).")
+        meta, config = _folder_config(folder)
+        before = active_adapter(self.model)
+        # The new task gets its own head with the folder's labels; the other tasks keep theirs.
+        add_adapter(self.model, task, config, set_active=True)
+        try:
+            _set_head_labels(self.model, meta["label_names"])
+            load_adapter(self.model, folder, name=task, set_active=True)
+        except BaseException:
+            delete_adapter(self.model, task)
+            set_active_adapter(self.model, before)
+            raise
+        self.tasks[task] = TaskEntry(list(meta["label_names"]), Path(folder), adapter_file_size(folder))
         return meta
 
     def switch(self, task: str) -> None:
         """Make `task` the one the model runs: its adapter, LayerNorms and head."""
         if task not in self.tasks:
             raise KeyError(f"unknown task {task!r}; registered: {sorted(self.tasks)}.")
-        if task == self.active:
-            return
-        entry = self.tasks[task]
-        _set_head_labels(self.model, entry.label_names)
-        params = dict(self.model.named_parameters())
-        with torch.no_grad():
-            for name, value in entry.shared_state.items():
-                params[name].copy_(value)
         set_active_adapter(self.model, task)
-        self.active = task
 
     def predict(self, task: str, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
                 batch_size: int = 32) -> np.ndarray:
