@@ -31,6 +31,8 @@ step() {  # step NAME SECONDS COMMAND...: run one step, log its time and exit st
   echo; echo "== $name (limit ${limit}s)"; local t0=$SECONDS
   timeout "$limit" "$@"; local rc=$?
   echo "== $name: exit $rc after $((SECONDS - t0)) s"
+  # After every step, so that a run stopped at its limit still brings back what it measured.
+  if [ -n "${OUT:-}" ]; then tar czf "$OUT/gpu_results.tar.gz" --exclude=adapters --exclude=runs "$RES"; fi
 }
 step versions 60 "$PY" -c "
 import torch, transformers, peft, datasets, labutils as L
@@ -39,17 +41,13 @@ print('torch', torch.__version__, '| transformers', transformers.__version__, '|
       '| datasets', datasets.__version__, '| device', d, L.device_summary(d), '| capability',
       torch.cuda.get_device_capability() if d == 'cuda' else None, '| precision', L.pick_precision(d))"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-G="--steps ${GPU_STEPS:-30} --warmup 5 --repeats ${GPU_STEPS:-30}"
+G="--steps ${GPU_STEPS:-50} --warmup 5 --repeats ${GPU_STEPS:-50}"
 # Most wanted first: if the machine's time runs out, what is left is the least needed.
-step "bench_training (MiniLM)" 120 "$PY" benchmarks/bench_training.py $G --out $RES/bench.json
-step "02-Train on CUDA (profile ${LAB_PROFILE:=full})" 240 env LAB_PROFILE="$LAB_PROFILE" LAB_OUTPUT_DIR="$RES/02-train-$LAB_PROFILE" "$PY" tools/nbsrc/02-Train.py
-step "random BERT-base" 60 "$PY" benchmarks/random_bert.py /tmp/bert-base-random
-step "bench_training (BERT-base shape)" 120 "$PY" benchmarks/bench_training.py $G --model /tmp/bert-base-random --out $RES/bench_bert_base.json
-step "bench_training (MiniLM, torch.compile)" 150 "$PY" benchmarks/bench_training.py $G --compile --out $RES/bench_compile.json
-step "bench_training (BERT-base shape, torch.compile)" 150 "$PY" benchmarks/bench_training.py $G --compile --model /tmp/bert-base-random --out $RES/bench_bert_base_compile.json
-step "bench_padding" 90 "$PY" benchmarks/bench_padding.py --rows 1024 --steps 8 --out $RES/padding.json
-step "bench_knobs (eager attention against SDPA; compile is above)" 90 "$PY" benchmarks/bench_knobs.py $G --no-compile --out $RES/knobs.json
-if [ -n "${OUT:-}" ]; then
-  rm -rf "$RES"/02-train-*/adapters "$RES"/02-train-*/runs
-  tar czf "$OUT/gpu_results.tar.gz" "$RES"
-fi
+step "bench_training (MiniLM)" 100 "$PY" benchmarks/bench_training.py $G --out $RES/bench.json
+step "02-Train on CUDA (profile ${LAB_PROFILE:=full})" 200 env LAB_PROFILE="$LAB_PROFILE" LAB_OUTPUT_DIR="$RES/02-train-$LAB_PROFILE" "$PY" tools/nbsrc/02-Train.py
+step "random BERT-base" 40 "$PY" benchmarks/random_bert.py /tmp/bert-base-random
+step "bench_training (BERT-base shape)" 100 "$PY" benchmarks/bench_training.py $G --model /tmp/bert-base-random --out $RES/bench_bert_base.json
+step "bench_training (MiniLM, torch.compile)" 120 "$PY" benchmarks/bench_training.py $G --compile --out $RES/bench_compile.json
+step "bench_training (BERT-base shape, torch.compile)" 120 "$PY" benchmarks/bench_training.py $G --compile --model /tmp/bert-base-random --out $RES/bench_bert_base_compile.json
+step "bench_padding" 60 "$PY" benchmarks/bench_padding.py --rows 1024 --steps 8 --out $RES/padding.json
+step "bench_knobs (eager attention against SDPA; compile is above)" 60 "$PY" benchmarks/bench_knobs.py $G --no-compile --out $RES/knobs.json
