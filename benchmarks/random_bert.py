@@ -20,12 +20,14 @@ sys.path.insert(0, str(REPO))
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
-def write_random_bert_base(out: Path, tokenizer_dir: Path) -> Path:
+def write_random_bert_base(out: Path, tokenizer_dir: Path, **config_overrides) -> Path:
+    """BERT-base's configuration (transformers' BertConfig defaults: 12 x 768, 12 heads, FFN 3072),
+    with `config_overrides` (tests make a small one), fresh weights and the given tokenizer."""
     import torch
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig()  # the defaults are bert-base-uncased's: 12 x 768, 12 heads, FFN 3072
+    config = BertConfig(**config_overrides)
     BertModel(config).save_pretrained(out)
     for name in TOKENIZER_FILES:
         if (tokenizer_dir / name).exists():

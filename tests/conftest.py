@@ -55,6 +55,20 @@ def make_tiny_model(seed=0, hidden=32, layers=3):
     return model.eval()
 
 
+def trained_like(model, name="mrpc", config=None, seed=3):
+    """Add adapter `name` and move every non-base weight (adapter, LayerNorms, head) off its
+    init, as training would, so that saving and loading have something to get right."""
+    import labutils as L
+
+    L.add_adapter(model, name, config or L.AdapterConfig(bottleneck=4))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if L.freeze.parameter_group(pname) != "base":
+                p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
 @pytest.fixture
 def tiny_model():
     return make_tiny_model()

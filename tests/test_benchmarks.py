@@ -52,3 +52,18 @@ def test_training_benchmark_times_every_method_and_judges_the_targets(bench_trai
     speedup = results["targets"]["adapter_training_speedup"]
     assert speedup["met"] == (speedup["measured"] >= speedup["target_at_least"])
     assert (tmp_path / "bench.json").is_file()
+
+
+def test_random_bert_folder_loads_as_a_lab_model(tmp_path):
+    """benchmarks/random_bert.py writes a folder LAB_MODEL can name: the lab loads it, tokenizer checked."""
+    import labutils as L
+    from labutils.hub import packaged_model_dir
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from random_bert import write_random_bert_base
+
+    folder = write_random_bert_base(tmp_path / "bert-random", packaged_model_dir(), hidden_size=32,
+                                    num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    model, tokenizer = L.load_base_model(L.ModelChoice(str(folder), "bert-random", False, "test"))
+    assert L.encoder_layers(model)[0].output.dense.in_features == 64
+    assert model.config.vocab_size == 30522 and len(tokenizer) <= model.config.vocab_size

@@ -17,18 +17,11 @@ import torch
 
 import labutils as L
 from labutils import io as IO
-from conftest import make_tiny_model
+from conftest import make_tiny_model, trained_like
 
 
 def _adapted(seed):
-    model = make_tiny_model()
-    L.add_adapter(model, "mrpc", L.AdapterConfig(bottleneck=4))
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for pname, p in model.named_parameters():
-            if L.freeze.parameter_group(pname) != "base":
-                p.add_(0.1 * torch.randn_like(p))
-    return model
+    return trained_like(make_tiny_model(), seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +222,7 @@ CHILD = textwrap.dedent("""
     import os, signal, sys
     sys.path[:0] = sys.argv[3:]
     from labutils import io as IO
-    from conftest import make_tiny_model
+    from conftest import make_tiny_model, trained_like
 
     model = make_tiny_model()
     IO.load_adapter(model, sys.argv[1])

@@ -7,7 +7,7 @@ import torch
 
 import labutils as L
 from labutils import io as IO
-from conftest import make_tiny_model
+from conftest import make_tiny_model, trained_like
 
 
 @pytest.fixture
@@ -53,18 +53,8 @@ def test_metrics_match_by_hand():
     assert m["f1"] == pytest.approx(2 * (2 / 3) * (2 / 3) / (4 / 3))
 
 
-def _trained_like(model, name="mrpc", config=None, seed=3):
-    L.add_adapter(model, name, config or L.AdapterConfig(bottleneck=4))
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for pname, p in model.named_parameters():
-            if L.freeze.parameter_group(pname) != "base":
-                p.add_(0.1 * torch.randn_like(p))
-    return model
-
-
 def test_round_trip_reproduces_outputs(tmp_path, batch):
-    trained = _trained_like(make_tiny_model()).eval()
+    trained = trained_like(make_tiny_model()).eval()
     folder = IO.save_adapter(trained, tmp_path / "mrpc_adapter")
     fresh = make_tiny_model().eval()  # same base weights, untrained adapter/LN/head
     meta = IO.load_adapter(fresh, folder)
@@ -75,7 +65,7 @@ def test_round_trip_reproduces_outputs(tmp_path, batch):
 
 
 def test_load_under_another_name(tmp_path, batch):
-    trained = _trained_like(make_tiny_model()).eval()
+    trained = trained_like(make_tiny_model()).eval()
     folder = IO.save_adapter(trained, tmp_path / "a")
     fresh = make_tiny_model().eval()
     IO.load_adapter(fresh, folder, name="paraphrase")
@@ -89,7 +79,7 @@ def test_load_under_another_name(tmp_path, batch):
     (lambda: make_tiny_model(layers=2), "num_hidden_layers"),
 ])
 def test_wrong_base_model_is_refused_by_field(tmp_path, target, field):
-    folder = IO.save_adapter(_trained_like(make_tiny_model()), tmp_path / "a")
+    folder = IO.save_adapter(trained_like(make_tiny_model()), tmp_path / "a")
     model = target()
     keys = list(model.state_dict())
     with pytest.raises(IO.AdapterFileError, match=f"{field} mismatch"):
@@ -98,7 +88,7 @@ def test_wrong_base_model_is_refused_by_field(tmp_path, target, field):
 
 
 def test_other_base_model_name_is_refused(tmp_path):
-    folder = IO.save_adapter(_trained_like(make_tiny_model()), tmp_path / "a")
+    folder = IO.save_adapter(trained_like(make_tiny_model()), tmp_path / "a")
     model = make_tiny_model()
     model.config.lab_base_model = "bert-base-uncased"
     with pytest.raises(IO.AdapterFileError, match="base_model mismatch"):
@@ -110,7 +100,7 @@ def test_other_base_model_name_is_refused(tmp_path):
     (L.AdapterConfig(bottleneck=4, placement="ffn"), "placement"),
 ])
 def test_existing_adapter_with_other_size_or_placement_is_refused(tmp_path, config, field):
-    folder = IO.save_adapter(_trained_like(make_tiny_model()), tmp_path / "a")
+    folder = IO.save_adapter(trained_like(make_tiny_model()), tmp_path / "a")
     model = make_tiny_model()
     L.add_adapter(model, "mrpc", config)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -120,7 +110,7 @@ def test_existing_adapter_with_other_size_or_placement_is_refused(tmp_path, conf
 
 
 def test_corrupt_weights_are_refused_and_model_untouched(tmp_path):
-    folder = IO.save_adapter(_trained_like(make_tiny_model()), tmp_path / "a")
+    folder = IO.save_adapter(trained_like(make_tiny_model()), tmp_path / "a")
     weights = folder / IO.WEIGHTS_FILE
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # truncated
     model = make_tiny_model()
@@ -131,14 +121,14 @@ def test_corrupt_weights_are_refused_and_model_untouched(tmp_path):
 
 
 def test_corrupt_json_is_refused(tmp_path):
-    folder = IO.save_adapter(_trained_like(make_tiny_model()), tmp_path / "a")
+    folder = IO.save_adapter(trained_like(make_tiny_model()), tmp_path / "a")
     (folder / IO.CONFIG_FILE).write_text("{not json")
     with pytest.raises(IO.AdapterFileError, match="not valid JSON"):
         IO.load_adapter(make_tiny_model(), folder)
 
 
 def test_truncated_file_without_checksum_is_still_refused(tmp_path):
-    folder = IO.save_adapter(_trained_like(make_tiny_model()), tmp_path / "a")
+    folder = IO.save_adapter(trained_like(make_tiny_model()), tmp_path / "a")
     meta = json.loads((folder / IO.CONFIG_FILE).read_text())
     del meta["sha256"]
     (folder / IO.CONFIG_FILE).write_text(json.dumps(meta))
@@ -149,7 +139,7 @@ def test_truncated_file_without_checksum_is_still_refused(tmp_path):
 
 
 def test_failed_save_keeps_the_old_folder(tmp_path, monkeypatch):
-    model = _trained_like(make_tiny_model())
+    model = trained_like(make_tiny_model())
     folder = IO.save_adapter(model, tmp_path / "a")
     old = (folder / IO.WEIGHTS_FILE).read_bytes()
 
