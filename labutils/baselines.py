@@ -137,11 +137,10 @@ def adapter_variants(reduction_factor: int = 16) -> Dict[str, AdapterConfig]:
     return {
         # Houlsby et al. (2019): after attention and after the FFN, in sequence.
         "houlsby": AdapterConfig(reduction_factor=reduction_factor, placement="houlsby"),
-        # Houlsby's FFN adapter alone: half the adapters and about half the cost. The key says
-        # "pfeiffer" for its callers, but AdapterHub's Pfeiffer configuration (SeqBnConfig) is
-        # wired differently (residual taken before the FFN's LayerNorm, an extra LayerNorm) and
-        # is not implemented here.
-        "pfeiffer": AdapterConfig(reduction_factor=reduction_factor, placement="ffn"),
+        # Houlsby's FFN adapter alone: half the adapters and about half the cost. Not the Pfeiffer
+        # configuration (AdapterHub's SeqBnConfig), which is wired differently (residual taken
+        # before the FFN's LayerNorm, an extra LayerNorm) and is not implemented here.
+        "ffn_only": AdapterConfig(reduction_factor=reduction_factor, placement="ffn"),
         # He et al. (2022): beside the FFN, fed the sublayer's input; they found scale 4 best for it.
         "parallel": AdapterConfig(reduction_factor=reduction_factor, placement="ffn", mode="parallel", scaling=4.0),
     }

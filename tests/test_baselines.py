@@ -143,7 +143,7 @@ def test_build_all_keeps_failed_rows():
     assert not any(isinstance(v, Exception) for v in built.values())
 
 
-@pytest.mark.parametrize("name, per_layer", [("houlsby", 2), ("pfeiffer", 1), ("parallel", 1)])
+@pytest.mark.parametrize("name, per_layer", [("houlsby", 2), ("ffn_only", 1), ("parallel", 1)])
 def test_adapter_variants(name, per_layer):
     config = baselines.adapter_variants()[name]
     assert isinstance(config, AdapterConfig)
