@@ -197,7 +197,9 @@ L.notebook.check("adapter file under 5% of the full model", adapter_bytes < 0.05
 # > Measured at equal work, they are at best about 1.1-1.4x faster: see the time per epoch in the
 # > table below (one run each), 230 s against 296 s for the same 2 epochs in notebook 05
 # > (1.29x, mean of three seeds), and 1.14-1.38x per training step in `make bench`, where the two
-# > take turns (README, *Speed benchmarks*). The arithmetic caps the gain near 1.5x. The frozen
+# > take turns (`benchmarks/RESULTS.md`); on an H100 at this batch size adapters were no faster
+# > at all (0.87-0.92x per step: the GPU waits on kernel launches, not arithmetic). The
+# > arithmetic caps the gain near 1.5x. The frozen
 # > base still runs its forward pass, and its backward pass too, because the adapters in the
 # > lowest layer need the gradient passed down through every layer above them; freezing saves
 # > only the gradients *of the frozen weights*. For $N$ weights that is about $6N$ FLOPs per

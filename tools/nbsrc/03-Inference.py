@@ -133,10 +133,10 @@ L.notebook.show_text_table(own_pairs)
 # Two of these five made-up pairs are confidently wrong. *The senator will visit Paris next week*
 # against *The senator visited Paris last year* is called equivalent with p = 1.00, though the
 # tense and the date differ; *Shares of the bank fell 4 percent on Tuesday* against *The bank's
-# shares rose sharply on Tuesday* is called equivalent with p = 0.89, though the direction of
+# shares rose sharply on Tuesday* is called equivalent with p = 0.98, though the direction of
 # the change is reversed. Both pairs share most of their words: the model has learned that
 # overlap means paraphrase, not to check the time or the direction of what is said. The
-# unrelated pair is rightly not equivalent, but with only p = 0.83.
+# unrelated pair is rightly not equivalent (p = 0.98).
 #
 # Now dev pairs, next to the human labels:
 
@@ -166,19 +166,21 @@ L.notebook.show_text_table(mistakes)
 
 # %% [markdown]
 # **What the table shows.** All eight confident mistakes are of one kind: false positives,
-# pairs the annotators judged *not* equivalent that the model calls equivalent with p ≥ 0.999.
-# None turns on a number or a negation. In each, the two sentences share most of their words
-# and one of them carries information the other lacks: who spoke and when (*White House press
-# secretary Ari Fleischer said yesterday* against *On Tuesday, before Byrd's speech*), the
-# courtroom's reaction (*Breyer said to tumultuous cheers*), the product (*Solaris x86*), part
-# of an escape (*shimmed down the makeshift rope to a second-story roof*), a mother's *relief*
+# pairs the annotators judged *not* equivalent that the model calls equivalent with p ≥ 0.998.
+# None turns on a negation or on numbers that disagree. In each, the two sentences share most
+# of their words and one of them carries information the other lacks: who spoke and when
+# (*White House press secretary Ari Fleischer said yesterday* against *On Tuesday, before
+# Byrd's speech*), the courtroom's reaction (*Breyer said to tumultuous cheers*), the product
+# (*Solaris x86*), Canada's toll against the figure's source (the heart-attack pair), part of
+# an escape (*shimmed down the makeshift rope to a second-story roof*), a mother's *relief*
 # against the parents' *optimism*, a list of symptoms all patients developed against the
-# symptoms of an infection. MRPC's annotators counted such a difference as not equivalent;
+# symptoms of an infection; and *a major victory for Maine* is not *could be a model*. MRPC's annotators counted such a difference as not equivalent;
 # the model, reading the overlap, is sure they are paraphrases. Some are close calls a person
-# might also get wrong, but p = 0.999 is not a close call: the model is over-confident (in 02
-# its dev loss climbed from 0.468 to 0.633 after epoch 3 while its accuracy held). The
-# confusion matrix above shows the same lean: 46 false positives against 33 false negatives,
-# and row 6 of the dev pairs above (the dioxin pair) is another false positive at p = 1.00.
+# might also get wrong, but p = 0.998 is not a close call: the model is over-confident (in 02
+# its dev loss climbed from 0.449 at epoch 4 to 0.714 at epoch 10 while its accuracy held).
+# The confusion matrix above shows the same lean: 53 false positives against 31 false
+# negatives, and row 6 of the dev pairs above (the dioxin pair) is another false positive at
+# p = 0.99.
 #
 # ## 3 · One base model, three tasks
 # Each task gets its own adapter, LayerNorms and head, trained on a fresh copy of the base and
@@ -262,9 +264,10 @@ L.notebook.show_text_table(pd.DataFrame([{"task": t, "input": a + (f"  ||  {b}" 
 L.notebook.check("answers in request order", [r["task"] for r in answers] == [t for t, _, _ in requests])
 
 # %% [markdown]
-# The last MRPC request is a false positive of the same kind: *The talks ended without a deal*
-# against *Negotiators reached an agreement on Friday* is called equivalent (p = 0.75), though
-# the two say the opposite.
+# The last MRPC request shares few words and says the opposite: *The talks ended without a
+# deal* against *Negotiators reached an agreement on Friday* is rightly not equivalent
+# (p = 0.93). An adapter trained the same way on another CPU (an earlier run of this notebook)
+# called it equivalent (p = 0.75): one pair is one sample, and the overlap habit above is real.
 #
 # **Storage.** Three tasks as adapters need the base model once plus three small folders; three
 # fully fine-tuned models need three full copies.
