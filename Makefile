@@ -1,7 +1,7 @@
 # The two commands a newcomer needs:
 #   make lab    run every notebook headless (offline default model, full profile) into outputs/
 #   make test   unit tests + nbval over the notebooks (quick profile, offline)
-# And: make bench   the speed and memory figures README quotes (benchmarks/run_all.sh)
+# And: make bench   the CPU speed and memory figures benchmarks/RESULTS.md quotes (benchmarks/run_all.sh)
 #      make gpu-kit what a lent offline GPU machine needs for them (benchmarks/gpu_kit.py -> .carry/)
 # Each installs what it needs into .venv first.
 

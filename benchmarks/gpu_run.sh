@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a lent GPU machine, from the kit that benchmarks/gpu_kit.py packed: every GPU figure README
+# On a lent GPU machine, from the kit that benchmarks/gpu_kit.py packed: every GPU figure benchmarks/RESULTS.md
 # quotes, in one command. Installs the carried wheels beside the machine's own packages, points
 # the lab at the carried model and MRPC files, then, each step under its own time limit so that
 # one failure does not lose the rest:

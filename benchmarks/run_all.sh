@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make bench`: the figures README quotes, in one command. The training-step / latency / memory
+# `make bench`: the CPU figures benchmarks/RESULTS.md quotes, in one command. The training-step / latency / memory
 # benchmark, dynamic padding against pad-to-128, then the speed knobs (attention kernel,
 # torch.compile, bf16), each writing JSON to outputs/benchmarks/.
 # On a GPU the defaults apply (bf16 autocast, 10 timed steps); on a CPU fewer steps, the
-# settings README's CPU figures come from.
+# settings RESULTS.md's CPU figures come from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-.venv/bin/python}
