@@ -18,8 +18,11 @@ SLOW = 60  # seconds: a run no test waits for
 
 # The parent that a test interrupts or kills: 8 runs, the first `fast` of them instant.
 PARENT = """
-import sys
+import signal, sys
 from labutils import runs
+# Ctrl-C raises KeyboardInterrupt, as in a Jupyter kernel, even when this test runs where SIGINT
+# is ignored (a background job of a non-interactive shell, as CI may start it, inherits SIG_IGN).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 cache, log, workers, fast = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 jobs = [runs.Job({"value": v}, "jobs_for_tests:sleepy",
                  {"value": v, "seconds": 0 if v < fast else %d, "log": log}, label=f"sleepy {v}")
