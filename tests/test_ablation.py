@@ -206,8 +206,10 @@ def test_cache_does_not_store_failures_or_trust_broken_files(tmp_path):
         cache.get_or_run(settings, boom)
     assert len(cache) == 0 and not list(tmp_path.iterdir())
     cache.path_for(settings).write_text('{"settings": {"seed": 3}, "resu')  # half-written file
-    assert cache.get_or_run(settings, lambda: {"ok": True}) == {"ok": True}
+    with pytest.warns(UserWarning, match="kept it as"):  # the broken file is set aside, not deleted
+        assert cache.get_or_run(settings, lambda: {"ok": True}) == {"ok": True}
     assert cache.get(settings) == {"ok": True}
+    assert len(list(tmp_path.glob("*.json.old*"))) == 1
 
 
 # ---------------------------------------------------------------------------------------------
