@@ -1,59 +1,42 @@
-"""Build the lab's notebooks from their sources in tools/nbsrc/ (percent format).
+"""Build the lab's notebooks from their sources in tools/nbsrc/ (jupytext's percent format).
 
     # %% [markdown]            a markdown cell; its lines start with "# "
     # %%                       a code cell
     # %% tags=["parameters"]   a code cell with tags (papermill, nbval-check-output, ...)
 
+jupytext reads the sources; this script adds only what the lab wants on top: stable cell ids
+("01-000", ...), the python3 kernel, and no jupytext bookkeeping in the notebooks.
 The .ipynb files at the top level are what students open; they are rebuilt from these
 sources (without outputs) and then executed by `make lab-commit`, which stores a real run.
 Usage: python tools/build_notebooks.py [--markdown-only] [NAME ...]
   --markdown-only  update only the prose of an executed notebook, keeping its outputs; refused
                    when any code cell differs from its source (then the notebook must be re-run).
 """
-import json
-import re
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "tools" / "nbsrc"
-HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
 
 
 def parse(text: str) -> list:
-    cells, current = [], None
-    for line in text.splitlines():
-        m = HEADER.match(line)
-        if m:
-            current = {"markdown": bool(m["md"]), "tags": json.loads(m["tags"]) if m["tags"] else [], "lines": []}
-            cells.append(current)
-        elif current is not None:
-            current["lines"].append(line)
-    out = []
-    for c in cells:
-        lines = c["lines"]
-        while lines and not lines[-1].strip():
-            lines.pop()
-        if c["markdown"]:
-            body = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in lines)
-            cell = nbformat.v4.new_markdown_cell(body)
-        else:
-            cell = nbformat.v4.new_code_cell("\n".join(lines))
-        if c["tags"]:
-            cell.metadata["tags"] = c["tags"]
-        out.append(cell)
-    return out
+    """The cells of a percent-format source, with only the metadata the notebooks keep (tags)."""
+    cells = jupytext.reads(text, fmt="py:percent").cells
+    for cell in cells:
+        # jupytext records blank-line spacing (lines_to_next_cell) to write the source back; not needed here
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+    return cells
 
 
 def build(src: Path) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = parse(src.read_text())
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
+    nb = nbformat.v4.new_notebook(cells=parse(src.read_text()), metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"}})
     for i, cell in enumerate(nb.cells):
-        cell["id"] = f"{src.stem[:2]}-{i:03d}"
+        cell["id"] = f"{src.stem[:2]}-{i:03d}"  # stable ids: a rebuild does not churn every cell
     target = ROOT / f"{src.stem}.ipynb"
     nbformat.write(nb, target)
     return target
