@@ -328,6 +328,7 @@ def test_a_damaged_config_is_refused_with_folder_problem_and_fix(tmp_path, model
 # ---------------------------------------------------------------- 4. changed weights that still parse
 
 def test_a_changed_byte_in_the_weights_is_caught_by_the_checksum(tmp_path, models):
+    """Fails if load_adapter stops checking the recorded sha256 (safetensors alone accepts the file)."""
     from safetensors.torch import load_file
 
     folder = IO.save_adapter(models["old"], tmp_path / "a")

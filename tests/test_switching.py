@@ -317,6 +317,7 @@ def test_register_refuses_a_name_the_model_already_uses(para_manager, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 def test_base_checksum_changes_with_any_single_base_weight(tiny_model):
+    """Fails if base_checksum hashes only some parameters (e.g. the first) or only their names."""
     L.add_adapter(tiny_model, "a", L.AdapterConfig(bottleneck=4))
     reference = L.base_checksum(tiny_model)
     base = [(n, p) for n, p in tiny_model.named_parameters() if parameter_group(n) == "base"]
@@ -355,6 +356,7 @@ def test_base_checksum_ignores_adapter_training_and_adding_adapters(tiny_model, 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("scaling", [1.0, "learned"])
 def test_new_adapters_take_the_base_dtype(dtype, scaling, batch):
+    """Fails if add_adapter creates adapters in float32 inside a half-precision base."""
     model = make_tiny_model().to(dtype)
     L.add_adapter(model, "a", L.AdapterConfig(bottleneck=4, init_std=0.2, scaling=scaling))
     adapter_params = [(n, p) for n, p in model.named_parameters() if ".adapters." in n]
