@@ -150,7 +150,7 @@ class RunCache:
         bad = _non_finite(plain)
         if bad:
             raise ValueError(
-                f"{bad[0]} is {bad[1]}: the run diverged or failed, so it is not stored (as {path} would "
+                f"{bad[0]} is {bad[1]}: the run diverged or failed, so it is not stored (as {path.name} would "
                 "be). The next call trains it again; if it diverges every time, lower this run's learning "
                 "rate or check its data.")
         text = json.dumps({"settings": _plain(settings), "result": plain}, indent=1, sort_keys=True, allow_nan=False)
@@ -170,7 +170,7 @@ class RunCache:
             n += 1
         kept = path.with_name(f"{path.name}.old{n}")
         os.replace(path, kept)
-        warnings.warn(f"{path} held no usable result for its settings (unreadable, not a run's JSON, "
+        warnings.warn(f"{path.name} in {path.parent.name}/ held no usable result for its settings (unreadable, not a run's JSON, "
                       f"NaN inside, or another run's settings); kept it as {kept.name} and stored the new run.",
                       stacklevel=3)
         return kept

@@ -31,6 +31,15 @@ def write_mrpc(folder, rows=MRPC_ROWS, dev_rows=None):
     return folder
 
 
+def write_task(glue, task_dir, text):
+    """`glue/<task_dir>/train.tsv` and `dev.tsv`, both holding `text`; returns the GLUE folder."""
+    folder = glue / task_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("train.tsv", "dev.tsv"):
+        (folder / name).write_text(text)
+    return glue
+
+
 @pytest.fixture
 def glue_dir(tmp_path):
     return write_mrpc(tmp_path / "glue")

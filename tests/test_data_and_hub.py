@@ -6,7 +6,7 @@ import pytest
 import labutils as L
 from labutils import data as D, hub
 from labutils.profiles import get_profile
-from conftest import MRPC_ROWS, write_mrpc
+from conftest import MRPC_ROWS, write_mrpc, write_task
 
 
 def test_mrpc_loader_keeps_every_row_with_bare_quotes(glue_dir):
@@ -63,16 +63,10 @@ def test_unknown_task():
 
 
 def test_other_tasks_parse(tmp_path):
-    sst = tmp_path / "SST-2"
-    sst.mkdir()
-    for name in ("train.tsv", "dev.tsv"):
-        (sst / name).write_text('sentence\tlabel\na " quoted film\t1\nboring\t0\n')
+    write_task(tmp_path, "SST-2", 'sentence\tlabel\na " quoted film\t1\nboring\t0\n')
     ds = D.load_glue_local("sst2", tmp_path)
     assert ds["train"]["sentence"] == ['a " quoted film', "boring"] and ds["train"]["label"] == [1, 0]
-    rte = tmp_path / "RTE"
-    rte.mkdir()
-    for name in ("train.tsv", "dev.tsv"):
-        (rte / name).write_text("index\tsentence1\tsentence2\tlabel\n0\tA\tB\tnot_entailment\n1\tC\tD\tentailment\n")
+    write_task(tmp_path, "RTE", "index\tsentence1\tsentence2\tlabel\n0\tA\tB\tnot_entailment\n1\tC\tD\tentailment\n")
     ds = D.load_glue_local("rte", tmp_path)
     assert ds["validation"]["label"] == [1, 0]
 

@@ -11,7 +11,7 @@ import pytest
 import labutils as L
 from labutils import data as D, hub
 from labutils import AdapterConfig
-from conftest import MRPC_HEADER, MRPC_ROWS, write_mrpc
+from conftest import MRPC_HEADER, MRPC_ROWS, write_mrpc, write_task
 
 
 def write_train(folder, text, mode="w"):
@@ -59,10 +59,7 @@ def test_a_label_outside_the_task_is_refused_with_file_and_line(tmp_path, label)
 
 
 def test_rte_label_outside_the_task(tmp_path):
-    rte = tmp_path / "RTE"
-    rte.mkdir()
-    for name in ("train.tsv", "dev.tsv"):
-        (rte / name).write_text("index\tsentence1\tsentence2\tlabel\n0\tA\tB\tentailment\n1\tC\tD\tmaybe\n")
+    write_task(tmp_path, "RTE", "index\tsentence1\tsentence2\tlabel\n0\tA\tB\tentailment\n1\tC\tD\tmaybe\n")
     with pytest.raises(ValueError, match=r"RTE/train.tsv line 3: label 'maybe'.*expected entailment \(entailment\) "
                                          r"or not_entailment"):
         D.load_glue_local("rte", tmp_path)
@@ -87,23 +84,17 @@ def test_a_first_line_that_is_neither_header_nor_example(tmp_path):
 
 
 def test_sst2_without_its_header(tmp_path):
-    sst = tmp_path / "SST-2"
-    sst.mkdir()
-    for name in ("train.tsv", "dev.tsv"):
-        (sst / name).write_text("a fine film\t1\nboring\t0\n")
+    write_task(tmp_path, "SST-2", "a fine film\t1\nboring\t0\n")
     with pytest.raises(ValueError, match=r"SST-2/train.tsv line 1 is an example.*sentence\\tlabel"):
         D.load_glue_local("sst2", tmp_path)
 
 
 def test_cola_has_no_header_so_its_first_line_is_an_example(tmp_path):
-    cola = tmp_path / "CoLA"
-    cola.mkdir()
-    for name in ("train.tsv", "dev.tsv"):
-        (cola / name).write_text('gj04\t1\t\tOur friends won\'t buy this " analysis .\ngj04\t0\t*\tHim left .\n')
+    write_task(tmp_path, "CoLA", 'gj04\t1\t\tOur friends won\'t buy this " analysis .\ngj04\t0\t*\tHim left .\n')
     ds = D.load_glue_local("cola", tmp_path)
     assert ds["train"]["sentence"] == ['Our friends won\'t buy this " analysis .', "Him left ."]
     assert ds["train"]["label"] == [1, 0]
-    (cola / "train.tsv").write_text("source\tlabel\toriginal-label\tsentence\ngj04\t1\t\tFine .\n")
+    (tmp_path / "CoLA" / "train.tsv").write_text("source\tlabel\toriginal-label\tsentence\ngj04\t1\t\tFine .\n")
     with pytest.raises(ValueError, match=r"CoLA/train.tsv line 1: label 'label'"):
         D.load_glue_local("cola", tmp_path)
 
