@@ -3,8 +3,8 @@
 The rows: full fine-tuning; the lab's Houlsby, FFN-only and parallel adapters; and peft's
 LoRA, prefix tuning, prompt tuning and IA3 (`labutils.baselines`). Every method trains from
 the same pretrained weights on the same rows for the same number of epochs and seeds; each
-keeps its own learning rate (`Method.learning_rate`, from its paper's range, not tuned on the
-dev set), because no single rate suits both 22 million weights and a few thousand.
+keeps its own learning rate (`Method.learning_rate`, from its paper's range except LoRA's 1e-3,
+above the LoRA paper's; not tuned on the dev set), because no single rate suits both 22 million weights and a few thousand.
 
 What a run measures (dev accuracy and F1, training time, peak memory) comes from
 `train_method`, which runs under `labutils.runs` like the ablations, so finished runs are
