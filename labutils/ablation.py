@@ -34,7 +34,7 @@ import torch
 
 from .config import AdapterConfig
 from .device import pick_device, pick_precision
-from .freeze import parameter_report
+from .freeze import is_pooler, parameter_report
 from .hub import ModelChoice, base_fingerprint, load_base_model
 from .latency import compare_latency, synthetic_batch
 from .model import (adapter_configs, adapter_modules_only, adapter_parameter_count, adapter_sublayers,
@@ -215,10 +215,11 @@ def lowest_trainable_layer(model) -> int:
 
 
 def run_settings(choice: ModelChoice, data, config: AdapterConfig, budget: Budget, seed: int, *,
-                 frozen_below: int = 0, task: str = "mrpc", tag: Optional[str] = None) -> dict:
+                 frozen_below: int = 0, task: str = "mrpc", tag: Optional[str] = None,
+                 train_pooler: Optional[bool] = None) -> dict:
     """Everything that determines one run's result: the key it is cached under."""
     device = pick_device()
-    return {
+    settings = {
         "version": CACHE_VERSION,
         "task": task,
         # What the model is (its config and weights), not its folder's name: two folders named
@@ -234,6 +235,11 @@ def run_settings(choice: ModelChoice, data, config: AdapterConfig, budget: Budge
         "precision": pick_precision(device),
         "tag": tag,  # names an extra measurement (`after_training`) stored with the run
     }
+    # The model's own pooler rule is part of "model"; only a departure from it is a setting, so
+    # runs stored before the choice existed keep their keys.
+    if train_pooler is not None and bool(train_pooler) != choice.pooler_trains:
+        settings["train_pooler"] = bool(train_pooler)
+    return settings
 
 
 def _learned_scales(model) -> list:
@@ -257,12 +263,12 @@ AFTER_TRAINING = {"span-ablation": lambda model, tokenizer, data: span_measureme
 
 def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budget, seed: int = 0, *,
                   frozen_below: int = 0, after_training: Optional[Callable] = None, tag: Optional[str] = None,
-                  quiet: bool = True) -> dict:
+                  quiet: bool = True, train_pooler: Optional[bool] = None) -> dict:
     """Train one adapter variant from a fresh base model and measure it; returns a plain dict.
 
     A fresh pretrained model gets an adapter with `config`; the base is frozen as in the paper
-    (adapters, LayerNorms and head train), and with `frozen_below` = k also every layer below
-    k (AdapterDrop). It trains with `labutils.train` on `data["train"]` and is evaluated on
+    (adapters, LayerNorms and head train; the pooler as `train_pooler` says, None: the model's
+    rule), and with `frozen_below` = k also every layer below k (AdapterDrop). It trains with `labutils.train` on `data["train"]` and is evaluated on
     `data["validation"]`. `after_training(model, tokenizer) -> dict`, or the measurement
     `AFTER_TRAINING[tag]`, may add measurements of the trained model (e.g. a span ablation).
 
@@ -274,7 +280,7 @@ def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
         after_training = lambda model, tokenizer: AFTER_TRAINING[tag](model, tokenizer, data)  # noqa: E731
     set_seed(seed)  # the new head and the adapters are initialised from the global RNG
     label_names = data["train"].features["label"].names
-    model, tokenizer = adapter_model(choice, label_names, ADAPTER_NAME, config)
+    model, tokenizer = adapter_model(choice, label_names, ADAPTER_NAME, config, train_pooler=train_pooler)
     if frozen_below:
         freeze_layers_below(model, frozen_below)
     report = parameter_report(model)
@@ -304,6 +310,8 @@ def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
         "adapter_params": adapter_parameter_count(model, ADAPTER_NAME),
         "trainable_params": report["trainable"],
         "trainable_pct": report["trainable_pct_of_base"],
+        "trainable_without_head_pct": report["trainable_without_head_pct"],
+        "pooler_trained": any(p.requires_grad for n, p in model.named_parameters() if is_pooler(n)),
         "base_params": report["base_model"],
         "lowest_trained_layer": lowest_trainable_layer(model),
         "n_layers": len(encoder_layers(model)),
@@ -318,30 +326,34 @@ def train_variant(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
 
 def cached_variant(cache: RunCache, choice: ModelChoice, data, config: AdapterConfig, budget: Budget,
                    seed: int = 0, *, frozen_below: int = 0, after_training: Optional[Callable] = None,
-                   tag: Optional[str] = None) -> dict:
+                   tag: Optional[str] = None, train_pooler: Optional[bool] = None) -> dict:
     """`train_variant`, or its stored result when a run with the same settings finished before.
 
     Give a `tag` with `after_training`: it names the extra measurement in the cache key.
     """
     if after_training is not None and tag is None:
         raise ValueError("give a tag that names the after_training measurement; it goes into the cache key.")
-    settings = run_settings(choice, data, config, budget, seed, frozen_below=frozen_below, tag=tag)
+    settings = run_settings(choice, data, config, budget, seed, frozen_below=frozen_below, tag=tag,
+                            train_pooler=train_pooler)
     return cache.get_or_run(settings, lambda: train_variant(
-        choice, data, config, budget, seed, frozen_below=frozen_below, after_training=after_training, tag=tag))
+        choice, data, config, budget, seed, frozen_below=frozen_below, after_training=after_training, tag=tag,
+        train_pooler=train_pooler))
 
 
 def variant_job(choice: ModelChoice, data, config: AdapterConfig, budget: Budget, seed: int = 0, *,
-                frozen_below: int = 0, tag: Optional[str] = None, label: str = "") -> Job:
+                frozen_below: int = 0, tag: Optional[str] = None, label: str = "",
+                train_pooler: Optional[bool] = None) -> Job:
     """The `labutils.runs.Job` that trains this variant (for `run_jobs`, several at a time).
 
     Extra measurements come from `AFTER_TRAINING[tag]`, since a worker cannot be handed a function.
     """
     if tag is not None and tag not in AFTER_TRAINING:
         raise ValueError(f"unknown measurement tag {tag!r}; known: {sorted(AFTER_TRAINING)}.")
-    settings = run_settings(choice, data, config, budget, seed, frozen_below=frozen_below, tag=tag)
+    settings = run_settings(choice, data, config, budget, seed, frozen_below=frozen_below, tag=tag,
+                            train_pooler=train_pooler)
     return Job(settings, "labutils.ablation:train_variant",
                dict(choice=choice, data=data, config=config, budget=budget, seed=seed,
-                    frozen_below=frozen_below, tag=tag),
+                    frozen_below=frozen_below, tag=tag, train_pooler=train_pooler),
                label or f"{config.placement}/{config.mode} m={config.bottleneck} std={config.init_std} seed={seed} k={frozen_below}")
 
 

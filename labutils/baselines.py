@@ -2,10 +2,10 @@
 built on the same BERT sequence classifier, and the three adapter variants of the lab.
 
 All four peft methods use ``TaskType.SEQ_CLS``, so peft trains (a copy of) the classification
-head next to the method's own parameters and freezes everything else. The pooler is trained as
-well where the model has one, because the lab's adapters train it as part of the head (see
-`labutils.freeze`: MiniLM's pooler was never trained for classification); otherwise the peft
-rows would be handicapped by a frozen, random-ish projection. Default settings follow the
+head next to the method's own parameters and freezes everything else. The pooler trains as
+well exactly where the lab's adapters train it (`labutils.freeze.pooler_trains`: on the
+packaged MiniLM, whose pooler never learned a sentence-level task; frozen on BERT, as in the
+paper), so every row has the same head. Default settings follow the
 methods' papers at the size the lab uses; any of them can be overridden by keyword.
 
 A method that cannot run with the installed transformers/peft raises `PeftMethodUnavailable`
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .config import AdapterConfig
+from .freeze import pooler_trains
 
 PEFT_METHODS = ("lora", "prefix", "prompt", "ia3")
 
@@ -110,7 +111,7 @@ def make_peft_model(model: nn.Module, method: str, check: bool = True, **kwargs)
     method = method.lower()
     if method not in PEFT_METHODS:
         raise ValueError(f"unknown peft method {method!r}; choose one of {PEFT_METHODS}.")
-    if "modules_to_save" not in kwargs and _has_pooler(model):
+    if "modules_to_save" not in kwargs and _has_pooler(model) and pooler_trains(model):
         kwargs["modules_to_save"] = ["pooler"]  # the same head as the lab's adapters train; peft adds the classifier
     config = _peft_config(method, **kwargs)  # bad keyword arguments are the caller's error: let them raise
     from peft import get_peft_model

@@ -27,7 +27,7 @@ from .ablation import ADAPTER_NAME, CACHE_VERSION, Budget, data_fingerprint, run
 from .baselines import PeftMethodUnavailable, make_peft_model
 from .config import AdapterConfig
 from .device import pick_device, pick_precision
-from .freeze import unfreeze_all
+from .freeze import is_head, unfreeze_all
 from .hub import ModelChoice, base_fingerprint, load_base_model
 from .io import adapter_file_size, model_file_size, save_adapter
 from .latency import forward_pass, interleaved_latency, synthetic_batch
@@ -177,6 +177,8 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
     except PeftMethodUnavailable as e:
         return {"unavailable": str(e)}
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # Every method trains a classification layer; without it the shares compare the methods themselves.
+    head = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and is_head(n))
     with tempfile.TemporaryDirectory() as tmp:
         if method.kind == "full":
             stored = model_file_size(model)
@@ -185,7 +187,9 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
         else:
             model.save_pretrained(tmp)
             stored = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
-    return {"trainable_params": trainable, "trainable_pct": 100.0 * trainable / base_params, "stored_bytes": stored}
+    return {"trainable_params": trainable, "trainable_pct": 100.0 * trainable / base_params,
+            "head_params": head, "trainable_without_head_pct": 100.0 * (trainable - head) / base_params,
+            "stored_bytes": stored}
 
 
 def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 32, tokens: int = 128,

@@ -1,7 +1,9 @@
 """Which parameters train: the paper freezes the pretrained network and trains only the
 adapters, the LayerNorms and the task's classification head.
 
-`parameter_report` counts what trains, by group, so a notebook can show the budget.
+`parameter_report` counts what trains, by group, so a notebook can show the budget. The
+classification layer sits on BERT's pooler; whether the pooler trains too is the model's
+choice (`ModelChoice.train_pooler`, recorded on the model as `config.lab_train_pooler`).
 """
 from __future__ import annotations
 
@@ -19,16 +21,36 @@ def parameter_group(name: str) -> str:
         return "adapters"
     if "LayerNorm" in name or "layer_norm" in name:
         return "layernorm"
-    # The pooler belongs to the sentence-pair head: MiniLM's pooler was never trained for
-    # classification, so freezing it would leave a random-ish projection in the way.
-    if name.startswith(("classifier", "pooler", "score")) or ".pooler." in name:
+    # The pooler feeds the classifier, so it is counted with the head (trained or not).
+    if is_head(name):
         return "head"
     return "base"
 
 
-def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_head: bool = True) -> nn.Module:
-    """Freeze the base; train the active adapter, and (by default) LayerNorms and the head."""
+def is_pooler(name: str) -> bool:
+    return "pooler" in name.split(".")
+
+
+def is_head(name: str) -> bool:
+    """The classifier and the pooler under it, also inside a peft wrapper (`base_model.model.classifier...`)."""
+    return bool({"classifier", "pooler", "score"} & set(name.split(".")))
+
+
+def pooler_trains(model: nn.Module) -> bool:
+    """What `load_base_model` recorded for this model; the paper's rule (frozen) otherwise."""
+    return bool(getattr(getattr(model, "config", None), "lab_train_pooler", False))
+
+
+def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_head: bool = True,
+                        train_pooler: bool | None = None) -> nn.Module:
+    """Freeze the base; train the active adapter, and (by default) LayerNorms and the head.
+
+    `train_pooler` (None: the model's choice, `pooler_trains`) says whether the pooler under the
+    classification layer trains with it.
+    """
     name = active_adapter(model)
+    if train_pooler is None:
+        train_pooler = pooler_trains(model)
     trainable = {"adapters"}
     if train_layernorm:
         trainable.add("layernorm")
@@ -39,6 +61,8 @@ def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_he
         if group == "adapters":
             # Only the active adapter trains; other tasks' adapters stay as they were.
             param.requires_grad = name is not None and f".adapters.{name}." in pname
+        elif is_pooler(pname) and not train_pooler:
+            param.requires_grad = False
         else:
             param.requires_grad = group in trainable
     return model
@@ -67,11 +91,15 @@ def parameter_report(model: nn.Module, base_params: int | None = None) -> dict:
             trainable += n
             groups[g]["trainable"] += n
     base = base_params if base_params is not None else total - groups["adapters"]["total"]
+    # Every method needs a classification layer; without it the shares compare the methods themselves.
+    without_head = trainable - groups["head"]["trainable"]
     return {
         "total": total,
         "base_model": base,
         "trainable": trainable,
         "trainable_pct_of_base": 100.0 * trainable / base,
+        "trainable_without_head": without_head,
+        "trainable_without_head_pct": 100.0 * without_head / base,
         "groups": groups,
     }
 

