@@ -42,13 +42,16 @@ def plot_training_curves(results: dict, title: str = "Training curves"):
 
 
 def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change when adapters in layers [first, last] are removed",
-                        ax=None, cmap: str = "Reds_r", fmt: str = "{:.1f}"):
+                        ax=None, cmap: str = "RdBu", fmt: str = "{:.1f}"):
     """The paper's Figure 6: a heatmap over spans [first, last] of ablated layers.
 
     `delta[i, j]` is the change in dev accuracy (points) with adapters off in layers i..j;
-    only the upper triangle (i <= j) is meaningful and drawn; the rest is left blank.
+    only the upper triangle (i <= j) is meaningful and drawn; the rest is left blank. The
+    colour map is centred at 0 (white: no change; red: a loss; blue: a gain), and a number on
+    a dark cell is written in white so that it stays readable.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
 
     delta = np.asarray(delta, dtype=float)
     n = delta.shape[0]
@@ -57,10 +60,13 @@ def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change whe
     masked = np.ma.masked_where(np.tril(np.ones((n, n), bool), k=-1), delta)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 0.8 + 0.7 * n))
-    image = ax.imshow(masked, cmap=cmap, origin="upper")
+    reach = max(float(np.nanmax(np.abs(masked.compressed()))) if masked.count() else 0.0, 1e-9)
+    norm = TwoSlopeNorm(vmin=-reach, vcenter=0.0, vmax=reach)
+    image = ax.imshow(masked, cmap=cmap, norm=norm, origin="upper")
     for i in range(n):
         for j in range(i, n):
-            ax.text(j, i, fmt.format(delta[i, j]), ha="center", va="center", fontsize=8)
+            ax.text(j, i, fmt.format(delta[i, j]), ha="center", va="center", fontsize=8,
+                    color=text_colour(image.cmap(norm(delta[i, j]))))
     ax.set_xticks(range(n), [str(k) for k in range(n)])
     ax.set_yticks(range(n), [str(k) for k in range(n)])
     ax.set_xlabel("last ablated layer")
@@ -68,6 +74,12 @@ def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change whe
     ax.set_title(title, fontsize=10)
     ax.figure.colorbar(image, ax=ax, label="change in dev accuracy (points)")
     return ax
+
+
+def text_colour(rgba) -> str:
+    """White on a dark background, black on a light one (relative luminance, ITU-R BT.709)."""
+    r, g, b = rgba[:3]
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45 else "black"
 
 
 def plot_confusion(labels, predictions, label_names, title: str = "Confusion matrix", ax=None):
