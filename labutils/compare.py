@@ -1,6 +1,6 @@
 """Comparing fine-tuning methods on one model, one dataset and one training budget.
 
-The rows: full fine-tuning; the lab's Houlsby, FFN-only and parallel adapters; and peft's
+The rows: full fine-tuning; the lab's Houlsby, FFN-only and scaled parallel adapters; and peft's
 LoRA, prefix tuning, prompt tuning and IA3 (`labutils.baselines`). Every method trains from
 the same pretrained weights on the same rows for the same number of epochs and seeds; each
 keeps its own learning rate (`Method.learning_rate`, from its paper's range except LoRA's 1e-3,
@@ -65,7 +65,7 @@ def default_methods(adapter_lr: float, full_lr: float, reduction_factor: int = 1
         Method("Houlsby adapters", "adapter", adapter_lr, adapter=houlsby),
         Method("FFN-only adapters", "adapter", adapter_lr, adapter=dataclasses.replace(houlsby, placement="ffn")),
         # He et al. (2022): beside the FFN, fed its input, output scaled by 4 (their best setting).
-        Method("parallel adapters", "adapter", adapter_lr,
+        Method("scaled parallel adapters", "adapter", adapter_lr,
                adapter=dataclasses.replace(houlsby, placement="ffn", mode="parallel", scaling=4.0)),
         # LoRA used 4e-4..5e-4 for RoBERTa-base over 30+ epochs; a two-epoch budget needs more.
         Method("LoRA", "peft", 1e-3, peft_method="lora"),

@@ -15,6 +15,8 @@
 #    scale s = 1: not notebook 05's parallel adapter), or only in the top layers.
 # 5. **AdapterDrop** (Rücklé et al. 2021): no adapters in the lowest k layers, so training need
 #    not backpropagate through them.
+# 6. **The pooler**: train the dense layer under the classifier with the adapters, or freeze it
+#    as the paper does?
 #
 # Each point is a model trained from the pretrained weights, so this notebook is the lab's
 # most expensive: 24 runs in the `full` profile (all of MRPC, 2 epochs each). A 2-core Intel
@@ -87,19 +89,19 @@ print(f"{n_layers} layers; always answering the majority class scores {100 * maj
 
 
 
-def tag_for(config, seed=0, frozen_below=0):
+def tag_for(config, seed=0, frozen_below=0, train_pooler=None):
     """The reference run (seed 0) also carries the layer-span sweep of experiment 1."""
-    return "span-ablation" if (config, seed, frozen_below) == (houlsby, 0, 0) else None
+    return "span-ablation" if (config, seed, frozen_below, train_pooler) == (houlsby, 0, 0, None) else None
 
 
-def run(config, seed=0, frozen_below=0):
+def run(config, seed=0, frozen_below=0, train_pooler=None):
     """One trained variant's results: from the cache, or trained now and stored."""
     return L.ablation.cached_variant(cache, choice, data, config, budget, seed, frozen_below=frozen_below,
-                                     tag=tag_for(config, seed, frozen_below))
+                                     tag=tag_for(config, seed, frozen_below, train_pooler), train_pooler=train_pooler)
 
 # %% [markdown]
 # ## The plan
-# All five experiments, in one place, so you see the whole cost before anything trains. Every
+# All six experiments, in one place, so you see the whole cost before anything trains. Every
 # variant starts from the paper's adapter: an adapter after both sublayers of every layer,
 # bottleneck $m = d/16$, weights drawn with standard deviation $10^{-3}$.
 
@@ -114,8 +116,8 @@ PLACEMENTS = {                                                        # experime
     "attention only": replace(houlsby, placement="attention"),
     "FFN only": replace(houlsby, placement="ffn"),
     "Houlsby (both)": houlsby,
-    "parallel": replace(houlsby, mode="parallel"),
-    "parallel, learned scale": replace(houlsby, mode="parallel", scaling="learned"),
+    "parallel (s = 1)": replace(houlsby, mode="parallel"),
+    "parallel, learned s": replace(houlsby, mode="parallel", scaling="learned"),
     f"top {len(top_layers)} layers only": replace(houlsby, layers=top_layers),
 }
 
@@ -125,13 +127,17 @@ def dropped(k):
     return houlsby if k == 0 else replace(houlsby, layers=range(k, n_layers))
 
 
-plan = ([(houlsby, seed, 0) for seed in budget.reference_seeds]                 # seed noise
-        + [(replace(houlsby, init_std=s), seed, 0) for s in INIT_STDS for seed in budget.seeds]
-        + [(replace(houlsby, bottleneck=m), seed, 0) for m in BOTTLENECKS for seed in budget.seeds]
-        + [(config, 0, 0) for config in PLACEMENTS.values()]
-        + [(dropped(k), 0, k) for k in range(n_layers + 1)])
-jobs = [L.ablation.variant_job(choice, data, config, budget, seed, frozen_below=k, tag=tag_for(config, seed, k))
-        for config, seed, k in plan]
+OTHER_POOLER = not choice.pooler_trains                               # experiment 6
+
+plan = ([(houlsby, seed, 0, None) for seed in budget.reference_seeds]           # seed noise
+        + [(replace(houlsby, init_std=s), seed, 0, None) for s in INIT_STDS for seed in budget.seeds]
+        + [(replace(houlsby, bottleneck=m), seed, 0, None) for m in BOTTLENECKS for seed in budget.seeds]
+        + [(config, 0, 0, None) for config in PLACEMENTS.values()]
+        + [(dropped(k), 0, k, None) for k in range(n_layers + 1)]
+        + [(houlsby, seed, 0, OTHER_POOLER) for seed in budget.reference_seeds])
+jobs = [L.ablation.variant_job(choice, data, config, budget, seed, frozen_below=k, train_pooler=pooler,
+                               tag=tag_for(config, seed, k, pooler))
+        for config, seed, k, pooler in plan]
 todo = {L.ablation.stable_key(job.settings) for job in jobs if cache.get(job.settings) is None}
 n_runs = len({L.ablation.stable_key(job.settings) for job in jobs})
 print(f"{len(plan)} points in the plan, {n_runs} distinct training runs "
@@ -179,9 +185,9 @@ delta = span_acc - baseline
 print(f"trained in {span_run['train_seconds']:.0f} s; dev accuracy with every adapter on: {baseline:.1f}%")
 
 # %% tags=["nbval-check-output"]
-print("one entry per span [first, last], layers x layers:", delta.shape == (n_layers, n_layers))
-print("upper triangular (no span has last < first):", L.ablation.is_upper_triangular(delta))
-print("every adapter back on after the sweep, same accuracy as before:", span_run["restored"])
+L.notebook.check("one entry per span [first, last], layers x layers", delta.shape == (n_layers, n_layers))
+L.notebook.check("upper triangular (no span has last < first)", L.ablation.is_upper_triangular(delta))
+L.notebook.check("every adapter back on after the sweep, same accuracy as before", span_run["restored"])
 
 # %% [markdown]
 # Rows: the first layer whose adapters are removed; columns: the last. The diagonal removes
@@ -256,9 +262,9 @@ for std in INIT_STDS:
 pd.Series(init_change, name="relative change of the last hidden states at init").to_frame()
 
 # %% tags=["nbval-check-output"]
-print("adapters start as (almost) the identity for std <= 1e-3 (under 1% change):",
-      all(init_change[s] < 0.01 for s in INIT_STDS if s <= 1e-3))
-print("std = 1 scrambles the pretrained features at the start (over 10% change):", init_change[1.0] > 0.1)
+L.notebook.check("adapters start as (almost) the identity for std <= 1e-3 (under 1% change)",
+                 all(init_change[s] < 0.01 for s in INIT_STDS if s <= 1e-3))
+L.notebook.check("std = 1 scrambles the pretrained features at the start (over 10% change)", init_change[1.0] > 0.1)
 
 # %% [markdown]
 # Now train one adapter per scale and seed. The paper found the result robust for
@@ -304,23 +310,25 @@ size_runs = pd.DataFrame([{"m": m, "seed": seed, **run(replace(houlsby, bottlene
                           for m in BOTTLENECKS for seed in budget.seeds])
 size_table = L.ablation.seed_spread(size_runs, "m").round(1)
 size_table.insert(0, ("trainable %", ""), size_runs.groupby("m")["trainable_pct"].first().round(2))
-size_table.insert(1, ("adapter params", ""), size_runs.groupby("m")["adapter_params"].first())
+size_table.insert(1, ("trainable % without head", ""), size_runs.groupby("m")["trainable_without_head_pct"].first().round(2))
+size_table.insert(2, ("adapter params", ""), size_runs.groupby("m")["adapter_params"].first())
 size_table[("train time (s)", "mean")] = size_runs.groupby("m")["train_seconds"].mean().round(0)
 size_table
 
 # %% tags=["nbval-check-output"]
 d = AutoConfig.from_pretrained(choice.name_or_path).hidden_size
 per_m = size_runs.groupby("m").first()
-print("adapter parameters = 2L adapters x (2dm + d + m) for every m:",
-      all(per_m.loc[m, "adapter_params"] == 2 * n_layers * L.adapter_param_count(d, m) for m in BOTTLENECKS))
-print("trainable share grows with m:", per_m["trainable_pct"].is_monotonic_increasing)
+L.notebook.check("adapter parameters = 2L adapters x (2dm + d + m) for every m",
+                 all(per_m.loc[m, "adapter_params"] == 2 * n_layers * L.adapter_param_count(d, m) for m in BOTTLENECKS))
+L.notebook.check("trainable share grows with m", per_m["trainable_pct"].is_monotonic_increasing)
 
 # %% tags=["nbval-ignore-output"]
 ax = L.ablation.plot_seed_spread(size_runs, "trainable_pct", logx=True, reference=majority)
 for m, row in per_m.iterrows():
     ax.annotate(f"m={m}", (row["trainable_pct"], 100 * size_runs[size_runs.m == m]["accuracy"].mean()),
                 textcoords="offset points", xytext=(4, 6), fontsize=8)
-ax.set(xlabel="trainable parameters, % of the base model (log scale)", title="Accuracy against adapter size");
+ax.margins(x=0.15)  # room for the last label (m=256)
+ax.set(xlabel="trainable parameters with the head, % of the base model (log scale)", title="Accuracy against adapter size");
 
 # %% [markdown]
 # ## 4 · Placement: where should the adapter sit?
@@ -331,13 +339,13 @@ ax.set(xlabel="trainable parameters, % of the base model (log scale)", title="Ac
 #   "Pfeiffer") is wired differently: the adapter's residual is taken before the FFN's
 #   LayerNorm, and there is an extra LayerNorm. That configuration is not implemented here.
 # * **Houlsby (both)**: the paper's choice.
-# * **parallel** (after He et al., 2022): same places and size as Houlsby (beside both
+# * **parallel (s = 1)** (after He et al., 2022): same places and size as Houlsby (beside both
 #   sublayers of every layer), but the adapter reads the sublayer's *input* and its output is
 #   added beside the sublayer's, instead of transforming the sublayer's output; the scale is
 #   $s = 1$. Only the wiring differs from Houlsby. He et al.'s own parallel adapter sits beside
-#   the FFN only, scaled by $s = 4$: that is notebook 05's "parallel adapters", a *different*
-#   configuration (half these parameters) under the same name, trained in runs of its own.
-# * **parallel, learned scale**: the same, with the adapter's output multiplied by a trainable
+#   the FFN only, scaled by $s = 4$: that is notebook 05's "scaled parallel adapters", a *different*
+#   configuration (half these parameters), trained in runs of its own.
+# * **parallel, learned s**: the same, with the adapter's output multiplied by a trainable
 #   scalar $s$ that starts at 1 (He et al. used a fixed $s = 4$).
 # * **top layers only**: Houlsby adapters in the upper half of the layers (experiment 1 suggests
 #   the lower ones matter least).
@@ -370,13 +378,13 @@ placement_table
 # %% tags=["nbval-check-output"]
 cost = {name: r["adapter_params"] for name, r in placement_runs.items()}
 top_name = f"top {len(top_layers)} layers only"
-print("attention-only and FFN-only each cost half of Houlsby:",
-      cost["attention only"] == cost["FFN only"] == cost["Houlsby (both)"] / 2)
-print("parallel costs exactly what Houlsby costs:", cost["parallel"] == cost["Houlsby (both)"])
-print("a learned scale adds one parameter per adapter:",
-      cost["parallel, learned scale"] - cost["parallel"] == placement_runs["parallel"]["n_adapters"])
-print("top-layers-only costs its share of the layers:",
-      cost[top_name] * n_layers == cost["Houlsby (both)"] * len(top_layers))
+L.notebook.check("attention-only and FFN-only each cost half of Houlsby",
+                 cost["attention only"] == cost["FFN only"] == cost["Houlsby (both)"] / 2)
+L.notebook.check("parallel costs exactly what Houlsby costs", cost["parallel (s = 1)"] == cost["Houlsby (both)"])
+L.notebook.check("a learned scale adds one parameter per adapter",
+                 cost["parallel, learned s"] - cost["parallel (s = 1)"] == placement_runs["parallel (s = 1)"]["n_adapters"])
+L.notebook.check("top-layers-only costs its share of the layers",
+                 cost[top_name] * n_layers == cost["Houlsby (both)"] * len(top_layers))
 
 # %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -389,7 +397,7 @@ ax.grid(alpha=0.3)
 ax.legend(fontsize=8);
 
 # %% tags=["nbval-ignore-output"]
-scales = placement_runs["parallel, learned scale"]["learned_scales"]
+scales = placement_runs["parallel, learned s"]["learned_scales"]
 print(f"learned scales s after training: mean {np.mean(scales):.2f}, from {min(scales):.2f} to {max(scales):.2f} "
       f"(started at 1.00; He et al. chose a fixed s = 4)")
 best = max(placement_runs, key=lambda n: placement_runs[n]["accuracy"])
@@ -437,9 +445,10 @@ drop_table = pd.DataFrame({
 drop_table
 
 # %% tags=["nbval-check-output"]
-print("nothing below layer k trains, for every k:", list(drop_runs["lowest_trained_layer"]) == list(range(n_layers + 1)))
-print("adapter parameters fall in equal steps with k:",
-      bool((np.diff(drop_runs["adapter_params"]) == -drop_runs.loc[0, "adapter_params"] // n_layers).all()))
+L.notebook.check("nothing below layer k trains, for every k",
+                 list(drop_runs["lowest_trained_layer"]) == list(range(n_layers + 1)))
+L.notebook.check("adapter parameters fall in equal steps with k",
+                 (np.diff(drop_runs["adapter_params"]) == -drop_runs.loc[0, "adapter_params"] // n_layers).all())
 
 # %% tags=["nbval-ignore-output"]
 fig, (ax_speed, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -464,6 +473,45 @@ print(f"Dropping the lowest {k_half} layers' adapters trains {drop_table.loc[k_h
       f"accuracy is {drop_table.loc[n_layers, 'dev accuracy']:.1f}% (majority class {100 * majority:.1f}%).")
 
 # %% [markdown]
+# ## 6 · The pooler: train it or not?
+# BERT's classifier does not read the `[CLS]` token directly: a dense layer with a tanh, the
+# **pooler** ($d^2 + d$ parameters), sits in between. On BERT it was pretrained on
+# next-sentence prediction, and the paper trains only the adapters, the LayerNorms and "the
+# top classification layer": the pooler stays frozen, and so it does here on
+# `bert-base-uncased`. The packaged MiniLM is another case: sentence-transformers averages the
+# tokens instead, so its pooler never learned any sentence-level task, and the lab trains it
+# with the head there. It is not a small choice: at $d = 384$ the pooler's 147,840 parameters
+# are more than a third of what trains. The reference adapter, three seeds each way:
+
+# %% tags=["nbval-ignore-output"]
+print("this model's rule:", choice.pooler_note())
+pooler_runs = pd.DataFrame([{"seed": seed, **r} for seed in budget.reference_seeds
+                            for r in (run(houlsby, seed), run(houlsby, seed, train_pooler=OTHER_POOLER))])
+pooler_runs["pooler"] = pooler_runs["pooler_trained"].map({True: "trained", False: "frozen"})
+pooler_table = pooler_runs.groupby("pooler").agg(
+    trainable=("trainable_params", "first"), trainable_pct=("trainable_pct", "first"),
+    without_head_pct=("trainable_without_head_pct", "first"),
+    accuracy=("accuracy", lambda a: f"{100 * a.mean():.1f} ± {100 * a.std():.1f}"),
+    f1=("f1", lambda a: f"{100 * a.mean():.1f} ± {100 * a.std():.1f}"),
+    train_seconds=("train_seconds", "mean")).round(2)
+pooler_table
+
+# %% tags=["nbval-check-output"]
+counts = pooler_runs.groupby("pooler")["trainable_params"].first()
+L.notebook.check("both settings trained, every seed", sorted(counts.index) == ["frozen", "trained"])
+L.notebook.check("they differ by exactly the pooler's d^2 + d parameters", counts["trained"] - counts["frozen"] == d * d + d)
+L.notebook.check("without the head, both train the same share",
+                 pooler_runs["trainable_without_head_pct"].nunique() == 1)
+
+# %% tags=["nbval-ignore-output"]
+by_pooler = pooler_runs.groupby("pooler")["accuracy"].agg(["mean", "std"]) * 100
+gap = by_pooler.loc["trained", "mean"] - by_pooler.loc["frozen", "mean"]
+spread = by_pooler["std"].max()
+print(f"training the pooler: {by_pooler.loc['trained', 'mean']:.1f}% against {by_pooler.loc['frozen', 'mean']:.1f}% "
+      f"frozen ({gap:+.1f} points; the larger seed-to-seed std is {spread:.1f}): "
+      + ("within the seed noise." if abs(gap) <= spread else "training it helps." if gap > 0 else "freezing it helps."))
+
+# %% [markdown]
 # ## Results for the instructor
 # Every run's numbers, as JSON in `outputs/results/04-ablations.json`. The cache in
 # `outputs/cache/04/` holds the same runs one file each, with the settings that made them.
@@ -479,6 +527,7 @@ results = {
     "reference_seeds": reference_runs.to_dict("records"),
     "placement": {"base_latency_ms": base_latency, "latency_ms": placement_latency, **placement_runs},
     "adapterdrop": drop_runs.reset_index().to_dict("records"),
+    "pooler": {"rule": choice.pooler_note(), "runs": pooler_runs.to_dict("records")},
     "cache": {"runs_read_back": cache.hits, "runs_trained_now": cache.misses},
 }
 print("wrote", L.notebook.shown(L.notebook.write_results("04-ablations", results)))

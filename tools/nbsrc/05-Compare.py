@@ -14,15 +14,15 @@
 #   tens of epochs), chosen larger for this 2-epoch budget. Tuning the rate per method would be
 #   fairer still, and costs a sweep per method.
 #
-# The lab's own adapters (Houlsby, FFN-only, parallel) come from `labutils`; LoRA, prefix
+# The lab's own adapters (Houlsby, FFN-only, scaled parallel) come from `labutils`; LoRA, prefix
 # tuning, prompt tuning and IA3 come from `peft` with `TaskType.SEQ_CLS` (`L.baselines`).
 # Some adapter runs are notebook 04's, through the cache they share in `outputs/cache/04/`:
 # the Houlsby runs (all three seeds are 04's reference adapter) and FFN-only seed 0 (04's
 # FFN-only placement) have exactly 04's settings. The other FFN-only seeds and **all the
-# parallel runs** are this notebook's own. Its *parallel adapters* are He et al.'s setting, one
-# adapter beside the FFN only, scaled by $s = 4$; notebook 04's *parallel* puts one beside both
-# sublayers with $s = 1$, twice the adapter parameters. Same name, different configurations:
-# do not read 05's parallel row against 04's.
+# scaled parallel runs** are this notebook's own. Its *scaled parallel adapters* are He et al.'s
+# setting, one adapter beside the FFN only, scaled by $s = 4$; notebook 04's *parallel (s = 1)*
+# puts one beside both sublayers, unscaled, with twice the adapter parameters: a different
+# configuration, so do not read this row against 04's.
 #
 # In the `full` profile this trains 8 methods x 3 seeds on all of MRPC for 2 epochs (51 minutes
 # on the 2-core CPU of the stored run; a GPU should need minutes, an estimate not yet
@@ -81,7 +81,7 @@ print(f"data from {source}: {len(data['train'])} training pairs, {len(data['vali
 # | full fine-tuning | every weight |
 # | Houlsby adapters | a bottleneck after attention and after the FFN, in every layer; LayerNorms |
 # | FFN-only adapters (Houlsby's FFN adapter alone) | one bottleneck after the FFN per layer; LayerNorms |
-# | parallel adapters (He et al.) | one bottleneck beside the FFN, fed its input, output x4; LayerNorms |
+# | scaled parallel adapters (He et al.) | one bottleneck beside the FFN, fed its input, output x4; LayerNorms |
 # | LoRA | low-rank updates $BA$ (rank 8) to the query and value projections |
 # | prefix tuning | 20 key/value vectors prepended to every layer's attention |
 # | prompt tuning | 20 input embeddings prepended to the sentence pair |
@@ -96,11 +96,16 @@ print(f"data from {source}: {len(data['train'])} training pairs, {len(data['vali
 # > **Where the handout is wrong:** its variants page defines the MAM adapter as an adapter plus
 # > LoRA. He et al. (2022) define MAM ("mix-and-match") as **prefix tuning at the attention**
 # > plus a **scaled parallel adapter at the FFN**, with no LoRA in it. This table has both
-# > parts (prefix tuning, and the parallel adapter with $s = 4$) but not their combination.
+# > parts (prefix tuning, and the scaled parallel adapter with $s = 4$) but not their combination.
+#
+# "The classifier head" is the same for every method: the classification layer, and the pooler
+# under it where this model's rule trains it (notebook 04, experiment 6). The next cell says
+# which rule applies here.
 
 # %% tags=["nbval-ignore-output"]
 methods = L.compare.default_methods(adapter_lr=budget.learning_rate, full_lr=profile.full_lr,
                                     reduction_factor=profile.reduction_factor)
+print("head:", choice.pooler_note())
 pd.DataFrame([{"method": m.name, "kind": m.kind, "learning rate": m.learning_rate} for m in methods]).set_index("method")
 
 # %% [markdown]
@@ -131,21 +136,26 @@ del lora_model, adapter_model
 # Parameter counts and the file one task needs depend only on the architecture, so they come
 # from untrained models. "Stored per task" is what you keep for each new task: the whole model
 # for full fine-tuning, a small folder for the others (its weights and the classifier head).
+# The shares come twice: with the head, which every method trains, and without it, which is
+# what tells the methods apart (on a small model the head alone can outweigh a method).
 
 # %% tags=["nbval-ignore-output"]
 base_params = sum(p.numel() for p in L.load_base_model(choice)[0].parameters())
 footprints = {m.name: L.compare.footprint(choice, m, base_params) for m in methods}
 unavailable = {name: f["unavailable"] for name, f in footprints.items() if "unavailable" in f}
 pd.DataFrame([{"method": name, "trainable params": f"{f['trainable_params']:,}", "trainable %": f"{f['trainable_pct']:.3f}",
+               "trainable % without head": f"{f['trainable_without_head_pct']:.3f}",
                "stored per task (MB)": f"{f['stored_bytes'] / 1e6:.2f}"} if "unavailable" not in f
               else {"method": name, "trainable params": "unavailable"} for name, f in footprints.items()]).set_index("method")
 
 # %% tags=["nbval-check-output"]
 built = [name for name in footprints if name not in unavailable]
-print("every method has a row, built or with its cause:", set(footprints) == {m.name for m in methods})
+L.notebook.check("every method has a row, built or with its cause", set(footprints) == {m.name for m in methods})
 small = all(footprints[n]["stored_bytes"] < 0.1 * footprints["full fine-tuning"]["stored_bytes"]
             for n in built if n != "full fine-tuning")
-print("every parameter-efficient method stores under 10% of the full model per task:", small)
+L.notebook.check("every parameter-efficient method stores under 10% of the full model per task", small)
+L.notebook.check("every parameter-efficient method trains the same head",
+                 len({footprints[n]["head_params"] for n in built if n != "full fine-tuning"}) == 1)
 for name, cause in unavailable.items():
     print(f"{name}: {cause}")
 
@@ -217,6 +227,7 @@ def row(method):
     return {
         "method": method.name,
         "trainable %": round(f["trainable_pct"], 3),
+        "without head %": round(f["trainable_without_head_pct"], 3),
         "dev accuracy": spread("accuracy"),
         "dev F1": spread("f1"),
         "train time (s)": round(r["train_seconds"].mean()),
@@ -235,25 +246,28 @@ print(f"{choice.display_name}, MRPC dev, {budget.epochs:g} epoch(s), {len(seeds)
 table
 
 # %% tags=["nbval-check-output"]
-print("one row per method:", list(table.index) == [m.name for m in methods])
-print("every trained method ran every seed:", (trained.groupby("method").size() == len(seeds)).all())
-print("unavailable methods keep their row with a cause:", all(table.loc[n, "note"].startswith("unavailable") for n in unavailable))
+L.notebook.check("one row per method", list(table.index) == [m.name for m in methods])
+L.notebook.check("every trained method ran every seed", (trained.groupby("method").size() == len(seeds)).all())
+L.notebook.check("unavailable methods keep their row with a cause",
+                 all(table.loc[n, "note"].startswith("unavailable") for n in unavailable))
 
 # %% [markdown]
 # ## Accuracy against the share of parameters trained
 # The trade-off in one picture: each point is a method (mean over seeds, bars ± one standard
-# deviation), the x-axis the share of the base model's parameters it trains, on a log scale.
+# deviation), the x-axis the share of the base model's parameters it trains *besides the head*,
+# on a log scale. With the head counted, every method but full fine-tuning would crowd into
+# the same narrow band, because the head alone is a large part of what each trains here.
 
 # %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 for i, m in enumerate(x for x in methods if x.name not in unavailable):
     r = trained[trained.method == m.name]
-    x, y, err = footprints[m.name]["trainable_pct"], 100 * r["accuracy"].mean(), 100 * r["accuracy"].std()
+    x, y, err = footprints[m.name]["trainable_without_head_pct"], 100 * r["accuracy"].mean(), 100 * r["accuracy"].std()
     # Several methods train about 1% of the weights: a legend stays legible where labels would collide.
     ax.errorbar(x, y, yerr=0 if np.isnan(err) else err, fmt="o", color=f"C{i}", capsize=3, label=m.name)
 ax.axhline(100 * majority, ls="--", color="grey", lw=1, label="majority class")
 ax.set_xscale("log")
-ax.set(xlabel="trainable parameters, % of the base model (log scale)", ylabel="MRPC dev accuracy (%)",
+ax.set(xlabel="trainable parameters besides the head, % of the base model (log scale)", ylabel="MRPC dev accuracy (%)",
        title=f"Accuracy against trainable share ({choice.display_name}, {len(seeds)} seed(s))")
 ax.grid(alpha=0.3, which="both")
 ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -274,8 +288,9 @@ for name, s in summary.iterrows():
         continue
     gap = s["mean"] - full["mean"]
     verdict = "within the seed noise" if abs(gap) <= noise else "above full fine-tuning" if gap > 0 else "below full fine-tuning"
-    print(f"{name:18s} {s['mean']:5.1f}% ({gap:+5.1f} points: {verdict}), "
-          f"training {footprints[name]['trainable_pct']:.2f}% of the weights")
+    print(f"{name:24s} {s['mean']:5.1f}% ({gap:+5.1f} points: {verdict}), "
+          f"training {footprints[name]['trainable_without_head_pct']:.2f}% of the weights besides the head "
+          f"({footprints[name]['trainable_pct']:.2f}% with it)")
 near_majority = [n for n, s in summary.iterrows() if s["mean"] <= 100 * majority + 1]
 if near_majority:
     print(f"At or within a point of the majority class ({100 * majority:.1f}%), i.e. not learned within "
