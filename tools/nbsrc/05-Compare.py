@@ -35,6 +35,39 @@ import os
 # Run profile: "full" (the real lab) or "quick" (tiny, for CI). LAB_PROFILE overrides.
 PROFILE = os.environ.get("LAB_PROFILE", "full")
 
+# %% [markdown]
+# ## On Colab
+# Colab gives every notebook its own runtime, so each notebook sets itself up in the next cell:
+# it finds the lab (your folder on Google Drive, `MyDrive/adapter-layers-lab`, or a clone of
+# `LAB_REPO_URL`), installs what Colab lacks (`requirements-colab.txt`), and keeps `outputs/` on
+# Drive, so that 03 finds 02's adapter and 04/05's run cache survives a recycled runtime.
+# Elsewhere the cell does nothing.
+
+# %%
+LAB_REPO_URL = ""  # Colab without the lab on Drive: its git address, e.g. "https://github.com/OWNER/NAME.git"
+import sys
+
+if "google.colab" in sys.modules:
+    import glob, importlib.util, os, subprocess
+    DRIVE = "/content/drive"
+    if not os.path.isfile("labutils/colab.py"):
+        from google.colab import drive
+        if not os.path.isdir(f"{DRIVE}/MyDrive"):
+            drive.mount(DRIVE)
+        found = glob.glob(f"{DRIVE}/MyDrive/adapter-layers-lab/labutils/colab.py")
+        found += glob.glob(f"{DRIVE}/MyDrive/*/labutils/colab.py")  # a lab folder by another name
+        if not found and not LAB_REPO_URL:
+            raise FileNotFoundError("No lab found: upload the lab's folder to Google Drive as MyDrive/adapter-layers-lab,"
+                                    " or set LAB_REPO_URL at the top of this cell; then re-run it.")
+        if not found:
+            subprocess.run(["git", "clone", "-q", LAB_REPO_URL, "adapter-layers-lab"], check=True)
+        os.chdir(found[0].removesuffix("/labutils/colab.py") if found else "adapter-layers-lab")
+    # By its path, not `import labutils`: the library must not load before the install.
+    spec = importlib.util.spec_from_file_location("lab_colab", "labutils/colab.py")
+    colab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(colab)
+    colab.setup(keep_outputs_on_drive=True, drive_root=DRIVE)
+
 # %% tags=["nbval-ignore-output"]
 import dataclasses
 import time
