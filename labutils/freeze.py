@@ -111,7 +111,7 @@ def format_parameter_report(report: dict) -> str:
         lines.append(f"{g:<10} {c['total']:>12,} {c['trainable']:>12,}")
     lines.append(f"{'all':<10} {report['total']:>12,} {report['trainable']:>12,}")
     lines.append(f"trainable: {report['trainable_pct_of_base']:.2f}% of the {report['base_model']:,} "
-                 "parameters of the base model")
+                 f"parameters of the base model ({report['trainable_without_head_pct']:.2f}% without the head)")
     return "\n".join(lines)
 
 

@@ -120,12 +120,16 @@ L.notebook.check("adapter parameters equal layers x 2 x (2dm + d + m)", n_adapte
 # %% [markdown]
 # ## Freezing the base
 # The paper trains the adapters, the LayerNorm parameters and the task's head; everything else
-# keeps its pretrained value. (The head here is the classifier and the pooler that feeds it:
-# the packaged MiniLM's pooler was never trained for classification.)
+# keeps its pretrained value. The head is the new classification layer; the pooler under it
+# (a dense layer over the `[CLS]` token) trains only where the model's rule says so: frozen on
+# `bert-base-uncased`, as in the paper (it was pretrained on next-sentence prediction), and
+# trained on the packaged MiniLM, whose pooler never learned a sentence-level task. Notebook
+# 04 measures both.
 
 # %% tags=["nbval-ignore-output"]
-L.freeze_for_adapters(model)
+L.freeze_for_adapters(model)  # the pooler as the model's rule says; train_pooler=True/False overrides
 adapter_report = L.parameter_report(model)
+print(choice.pooler_note())
 print(L.format_parameter_report(adapter_report))
 
 # %% tags=["nbval-check-output"]
