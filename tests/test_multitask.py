@@ -15,15 +15,15 @@ def _task_folder(tmp_path, name, label_names, favourite, seed):
     """A saved adapter whose head strongly prefers class `favourite` (tasks disagree on purpose)."""
     model = make_tiny_model()
     if len(label_names) != 2:
-        from labutils.multitask import _set_head_labels
-        _set_head_labels(model, label_names)
+        from labutils.switching import set_head_labels
+        set_head_labels(model, label_names)
     model.config.id2label = dict(enumerate(label_names))
     model.config.label2id = {n: i for i, n in enumerate(label_names)}
     L.add_adapter(model, name, L.AdapterConfig(bottleneck=4, init_std=0.2))
     torch.manual_seed(seed)
     with torch.no_grad():
         for pname, p in model.named_parameters():
-            if L.freeze.parameter_group(pname) in ("adapters", "layernorm"):
+            if L.params.parameter_group(pname) in ("adapters", "layernorm"):
                 p.add_(0.05 * torch.randn_like(p))
         model.classifier.bias.zero_()
         model.classifier.bias[favourite] = 10.0
