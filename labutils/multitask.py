@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 from torch import nn
 
-from .inference import predict_proba
+from .inference import describe_prediction, predict_proba
 from .io import adapter_file_size, load_adapter, read_adapter
 from .layer import active_adapter, adapter_configs
 from .model import add_adapter, delete_adapter
@@ -113,8 +113,7 @@ class MultiTaskAdapterManager:
         if not text_a.strip():
             return "type a sentence first"
         probs = self.predict(task, [text_a], [text_b] if text_b and text_b.strip() else None)[0]
-        k = int(probs.argmax())
-        return f"{self.tasks[task].label_names[k]} (p = {probs[k]:.2f})"
+        return describe_prediction(probs, self.tasks[task].label_names)
 
     def storage_table(self, full_model_bytes: int):
         """N tasks as adapter folders versus N fully fine-tuned models, in MB."""
