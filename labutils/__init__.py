@@ -1,21 +1,34 @@
-"""labutils: the library behind the Adapter Layers lab notebooks."""
-from .adapter import BottleneckAdapter, adapter_param_count
+"""labutils: the library behind the Adapter Layers lab notebooks.
+
+The names below are the lesson, bottom-up: each group uses only the groups above it.
+"""
+# The adapter and its configuration (Houlsby et al., 2019).
 from .config import AdapterConfig
-from .layer import AdapterSublayerOutput
-from .model import (UnsupportedModelError, active_adapter, add_adapter, adapter_configs, adapter_parameter_count,
-                    adapters_disabled,
-                    adapter_sublayers, adapters_skipped, delete_adapter, encoder_layers, set_active_adapter,
-                    set_skipped_layers, skipped_layers)
-from .freeze import base_checksum, format_parameter_report, freeze_for_adapters, parameter_report, unfreeze_all
+from .adapter import BottleneckAdapter, adapter_param_count
+# The sublayer that holds adapters, and where those sublayers are in a BERT model.
+from .layer import AdapterSublayerOutput, UnsupportedModelError, active_adapter, adapter_configs, adapter_sublayers, encoder_layers
+# The parameter counters: which parameters train (freezing) and how many there are.
+from .params import (adapter_parameter_count, base_checksum, format_parameter_report, freeze_for_adapters,
+                     parameter_report, unfreeze_all)
+# Switching tasks: each adapter with its own LayerNorms and head.
+from .switching import adapters_disabled, set_active_adapter
+# Injection: adding and deleting adapters, skipping them per layer.
+from .model import add_adapter, adapters_skipped, delete_adapter, set_skipped_layers, skipped_layers
+# The base model, the data, the device.
 from .hub import ModelChoice, hub_reachable, load_base_model, load_tokenizer, resolve_model
 from .data import load_glue, subsample, task_spec, tokenize
 from .device import PeakMemory, device_summary, pick_device, pick_precision
+# Training and evaluation.
 from .train import TrainingDiverged, classification_metrics, evaluate, predict_logits, set_seed, summary_row, train, training_arguments
-from . import cost, io, notebook, plots, profiles
+# Adapter folders: saved and loaded with their LayerNorms and head, replaced crash-safely.
+from . import safe_folder, io
 from .io import load_adapter, save_adapter
-from . import latency
-from . import inference, multitask
+# Using trained adapters: predictions, many tasks on one model, latency.
+from . import inference, latency, multitask
 from .multitask import MultiTaskAdapterManager
-from . import recipes
+# Notebook plumbing, plots, and the recipes 02 and 03 call once the idea has been shown.
+from . import notebook, plots, recipes
+from . import params as cost  # 01's name for the cost table (`L.cost.adapter_cost_table`)
+from . import profiles
 from . import baselines
 from . import ablation, compare, runs

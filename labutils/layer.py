@@ -12,6 +12,11 @@ output, so adapter and sublayer run side by side.
 
 The wrapper keeps the original ``dense``, ``dropout`` and ``LayerNorm`` modules under the same
 attribute names, so the base model's state-dict keys do not change.
+
+Below the wrapper: where those sublayers are in a model (`encoder_layers`, `adapter_sublayers`),
+and what the model records about its adapters (`adapter_configs`, `active_adapter`). Works on any
+model whose encoder layers look like BERT's (``layer.attention.output`` and ``layer.output``,
+each with ``dense``, ``dropout``, ``LayerNorm``); anything else gets an `UnsupportedModelError`.
 """
 from __future__ import annotations
 
@@ -19,6 +24,11 @@ import torch
 from torch import nn
 
 from .adapter import BottleneckAdapter
+from .config import SUBLAYERS
+
+SUPPORTED_FAMILIES = "BERT, MiniLM, RoBERTa, ELECTRA, XLM-RoBERTa, CamemBERT (encoder layers shaped like BertLayer)"
+# Where the model keeps name -> AdapterConfig (written by `labutils.model.add_adapter`).
+CONFIGS_ATTR = "lab_adapter_configs"
 
 
 class AdapterSublayerOutput(nn.Module):
@@ -60,3 +70,60 @@ class AdapterSublayerOutput(nn.Module):
 
     def extra_repr(self) -> str:
         return f"sublayer={self.sublayer}, active={self.active_adapter}, skip={self.skip}"
+
+
+# --------------------------------------------------------------------------------------------
+# Where the sublayers are in a model
+# --------------------------------------------------------------------------------------------
+
+class UnsupportedModelError(TypeError):
+    """The model's layers are not shaped like BERT's, so adapters cannot be placed."""
+
+
+def _has_output_parts(module) -> bool:
+    return all(hasattr(module, part) for part in ("dense", "dropout", "LayerNorm"))
+
+
+def encoder_layers(model: nn.Module) -> list:
+    """The model's transformer layers, checked to have the BERT shape adapters need."""
+    base = getattr(model, "base_model", model)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    arch = type(model).__name__
+    if layers is None or len(layers) == 0:
+        raise UnsupportedModelError(
+            f"{arch} has no `encoder.layer` list, so labutils cannot place adapters in it. "
+            f"Supported: {SUPPORTED_FAMILIES}.")
+    for i, layer in enumerate(layers):
+        attn_out = getattr(getattr(layer, "attention", None), "output", None)
+        ffn_out = getattr(layer, "output", None)
+        if not (attn_out is not None and _has_output_parts(attn_out) and ffn_out is not None
+                and _has_output_parts(ffn_out)):
+            raise UnsupportedModelError(
+                f"{arch} layer {i} ({type(layer).__name__}) lacks BERT's `attention.output` / `output` "
+                f"sublayers (dense, dropout, LayerNorm). Supported: {SUPPORTED_FAMILIES}.")
+    return list(layers)
+
+
+def sublayer_owner(layer, sublayer: str):
+    """(parent module, attribute name) of a layer's attention or FFN output block."""
+    return (layer.attention, "output") if sublayer == "attention" else (layer, "output")
+
+
+def adapter_sublayers(model: nn.Module):
+    """Yield (layer index, AdapterSublayerOutput) for every wrapped sublayer."""
+    for i, layer in enumerate(encoder_layers(model)):
+        for sublayer in SUBLAYERS:
+            parent, attr = sublayer_owner(layer, sublayer)
+            module = getattr(parent, attr)
+            if isinstance(module, AdapterSublayerOutput):
+                yield i, module
+
+
+def adapter_configs(model: nn.Module) -> dict:
+    """name -> AdapterConfig for the adapters in the model."""
+    return dict(getattr(model, CONFIGS_ATTR, {}))
+
+
+def active_adapter(model: nn.Module):
+    """The name of the task that runs (`labutils.switching.set_active_adapter`), or None."""
+    return getattr(model, "active_adapter_name", None)

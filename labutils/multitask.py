@@ -1,7 +1,7 @@
 """One frozen base model serving many tasks, each a small adapter folder.
 
 A task is more than its adapter: its LayerNorms and its classification head trained too. The
-model keeps each adapter's own LayerNorms and head (see `labutils.model.set_active_adapter`),
+model keeps each adapter's own LayerNorms and head (see `labutils.switching.set_active_adapter`),
 so switching task here is switching the active adapter. The base weights are shared and never
 copied.
 
@@ -20,11 +20,12 @@ from typing import Optional, Sequence
 import numpy as np
 from torch import nn
 
-from .config import AdapterConfig
-from .inference import predict_proba
-from .io import AdapterFileError, adapter_file_size, load_adapter, read_adapter_config
-from .model import (_set_head_labels, active_adapter, add_adapter, adapter_configs, delete_adapter,
-                    set_active_adapter)
+from .inference import describe_prediction, predict_proba
+from .io import adapter_file_size, load_adapter, read_adapter
+from .layer import active_adapter, adapter_configs
+from .model import add_adapter, delete_adapter
+from .switching import set_active_adapter, set_head_labels
+
 
 @dataclass
 class TaskEntry:
@@ -32,17 +33,6 @@ class TaskEntry:
     label_names: list
     folder: Optional[Path]
     file_bytes: int
-
-
-def _folder_config(folder) -> tuple:
-    """The folder's metadata and AdapterConfig, or AdapterFileError: read before the model changes."""
-    meta = read_adapter_config(folder)
-    try:
-        if not isinstance(meta["label_names"], list) or not meta["label_names"]:
-            raise ValueError(f"label_names is {meta['label_names']!r}, not a list of labels")
-        return meta, AdapterConfig.from_dict(meta["adapter"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise AdapterFileError(f"{Path(folder).name}: the adapter config is invalid ({e}).") from e
 
 
 class MultiTaskAdapterManager:
@@ -70,12 +60,12 @@ class MultiTaskAdapterManager:
         if task in adapter_configs(self.model):
             raise ValueError(f"the model already has an adapter named {task!r} that this manager did not load; "
                              "register the task under another name (or give the manager a fresh base model).")
-        meta, config = _folder_config(folder)
+        meta, config = read_adapter(folder)  # refused here, before the model changes
         before = active_adapter(self.model)
         # The new task gets its own head with the folder's labels; the other tasks keep theirs.
         add_adapter(self.model, task, config, set_active=True)
         try:
-            _set_head_labels(self.model, meta["label_names"])
+            set_head_labels(self.model, meta["label_names"])
             load_adapter(self.model, folder, name=task, set_active=True)
         except BaseException:
             delete_adapter(self.model, task)
@@ -123,8 +113,7 @@ class MultiTaskAdapterManager:
         if not text_a.strip():
             return "type a sentence first"
         probs = self.predict(task, [text_a], [text_b] if text_b and text_b.strip() else None)[0]
-        k = int(probs.argmax())
-        return f"{self.tasks[task].label_names[k]} (p = {probs[k]:.2f})"
+        return describe_prediction(probs, self.tasks[task].label_names)
 
     def storage_table(self, full_model_bytes: int):
         """N tasks as adapter folders versus N fully fine-tuned models, in MB."""

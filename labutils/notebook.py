@@ -2,6 +2,7 @@
 whole sentences, where results go, and paths printed without the machine's folders in them."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -115,29 +116,37 @@ def show_text_table(frame) -> None:
     display({"text/plain": plain, "text/html": html}, raw=True)
 
 
-def _jsonable(value, where: str = "results"):
-    """`value` as plain JSON: numpy and torch numbers as Python ones, NaN as null, paths as text."""
+def plain(value, where: str = "results", nan_as_null: bool = True):
+    """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None.
+
+    Tuples and ranges become lists, dataclasses (AdapterConfig, ...) dicts, numpy and torch
+    numbers Python ones, paths text, a DataFrame one dict per row. NaN and infinity become null
+    (JSON has no NaN) unless `nan_as_null=False` keeps them, for a caller that refuses them by name.
+    Anything else raises a TypeError naming `where` it sits.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value), where, nan_as_null)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return {str(k): plain(v, f"{where}[{k!r}]", nan_as_null) for k, v in value.items()}
+    if isinstance(value, (list, tuple, range)):
+        return [plain(v, f"{where}[{i}]", nan_as_null) for i, v in enumerate(value)]
     if isinstance(value, float):
-        return value if math.isfinite(value) else None  # NaN is not JSON; null is
+        return value if math.isfinite(value) or not nan_as_null else None
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a DataFrame: one dict per row
         plain_index = type(value.index).__name__ == "RangeIndex"  # 0, 1, 2, ...: nothing worth a column
-        return _jsonable(value.reset_index(drop=plain_index).to_dict(orient="records"), where)
+        return plain(value.reset_index(drop=plain_index).to_dict(orient="records"), where, nan_as_null)
     if hasattr(value, "tolist"):  # numpy scalars and arrays, torch tensors
-        return _jsonable(value.tolist(), where)
-    raise TypeError(f"write_results: {where} is a {type(value).__name__}, which JSON cannot hold; "
-                    "convert it to numbers, text, lists or dicts before writing.")
+        return plain(value.tolist(), where, nan_as_null)
+    raise TypeError(f"{where} is a {type(value).__name__}, which JSON cannot hold; "
+                    "convert it to numbers, text, lists or dicts first.")
 
 
 def write_results(name: str, results: dict) -> Path:
     """Write `results` as outputs/results/<name>.json (what an instructor collects)."""
     path = output_dir("results") / f"{name}.json"
-    path.write_text(json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
+    path.write_text(json.dumps(plain(results), indent=2, allow_nan=False) + "\n")
     return path

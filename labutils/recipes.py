@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from .config import AdapterConfig
 from .data import load_glue, subsample, task_spec, tokenize
-from .freeze import freeze_for_adapters
 from .hub import ModelChoice, base_fingerprint, load_base_model
 from .io import AdapterFileError, read_adapter_config, save_adapter
 from .model import add_adapter
+from .params import freeze_for_adapters
 from .train import set_seed, train, training_arguments
 
 

@@ -75,7 +75,7 @@ def trained_like(model, name="mrpc", config=None, seed=3):
     torch.manual_seed(seed)
     with torch.no_grad():
         for pname, p in model.named_parameters():
-            if L.freeze.parameter_group(pname) != "base":
+            if L.params.parameter_group(pname) != "base":
                 p.add_(0.1 * torch.randn_like(p))
     return model
 

@@ -99,7 +99,7 @@ def test_ia3_rescales_only_the_ffn_inner_activation_not_attention_output():
 
 def test_head_is_the_same_as_for_adapters(method):
     from labutils import freeze_for_adapters
-    from labutils.freeze import parameter_group
+    from labutils.params import parameter_group
 
     peft_model = make_peft_model(make_tiny_model(), method)
     head = sum(p.numel() for n, p in peft_model.named_parameters()

@@ -17,6 +17,7 @@ import torch
 
 import labutils as L
 from labutils import io as IO
+from labutils.switching import task_tensors
 from conftest import make_tiny_model, trained_like
 
 
@@ -31,7 +32,7 @@ def models():
 
 
 def _state(model):
-    return {k: v.clone() for k, v in IO.task_state(model, "mrpc").items()}
+    return {k: v.clone() for k, v in task_tensors(model, "mrpc").items()}
 
 
 def _loaded_as(folder, models):
@@ -103,7 +104,8 @@ def test_save_refuses_to_replace_what_the_lab_did_not_write(tmp_path, make, mode
     with pytest.raises(IO.AdapterFileError, match="will not replace") as err:
         IO.save_adapter(models["new"], path)
     message = str(err.value)
-    assert str(path) in message and "it " in message
+    assert f"will not replace {path.name}: it " in message
+    assert str(tmp_path) not in message  # the folder by its name, not the machine's temp path
     assert re.search(what, message), message
     assert "folder of its own" in message and "delete" in message and "yourself" in message
     assert _snapshot(tmp_path) == before  # nothing deleted, no copy left beside
@@ -111,9 +113,19 @@ def test_save_refuses_to_replace_what_the_lab_did_not_write(tmp_path, make, mode
 
 def test_refusal_of_a_folder_of_adapters_names_a_subfolder(tmp_path, models):
     path, _ = _folder_of_adapters(tmp_path)
-    with pytest.raises(IO.AdapterFileError, match=re.escape(f"e.g. {path / 'mrpc'}")):
+    with pytest.raises(IO.AdapterFileError, match=re.escape(f"e.g. {path.name}/mrpc")):
         IO.save_adapter(models["new"], path)
     assert all(_loaded_as(path / task, {"x": _adapted(s)}) == "x" for task, s in (("mrpc", 1), ("rte", 2), ("sst2", 3)))
+
+
+def test_messages_name_a_folder_below_the_working_folder_by_its_relative_path(tmp_path, monkeypatch, models):
+    monkeypatch.chdir(tmp_path)
+    path, _ = _folder_of_adapters(tmp_path / "outputs")
+    with pytest.raises(IO.AdapterFileError, match=re.escape("will not replace outputs/adapters: it holds")) as err:
+        IO.save_adapter(models["new"], path)
+    assert "e.g. outputs/adapters/mrpc" in str(err.value)
+    with pytest.raises(IO.AdapterFileError, match=re.escape("outputs/nowhere does not exist")):
+        IO.read_adapter_config(tmp_path / "outputs" / "nowhere")
 
 
 @pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
@@ -151,7 +163,7 @@ class StepFailure:
         self.k, self.exc, self.persistent, self.calls = k, exc, persistent, []
         import safetensors.torch as st
         for owner, attr, label in ((st, "save_file", "save_file"), (IO, "_write_json", "write_json"),
-                                   (IO.os, "replace", "replace"), (IO.shutil, "rmtree", "rmtree")):
+                                   (os, "replace", "replace"), (shutil, "rmtree", "rmtree")):
             monkeypatch.setattr(owner, attr, self._wrap(getattr(owner, attr), label))
 
     def _wrap(self, real, label):
@@ -321,7 +333,8 @@ def test_a_damaged_config_is_refused_with_folder_problem_and_fix(tmp_path, model
     for read in (lambda: IO.read_adapter_config(folder), lambda: IO.load_adapter(model, folder)):
         with pytest.raises(IO.AdapterFileError, match=problem) as err:
             read()
-        assert str(folder) in str(err.value) and "save the adapter again" in str(err.value).lower()
+        assert f"{folder.name}/{IO.CONFIG_FILE}" in str(err.value) and "save the adapter again" in str(err.value).lower()
+        assert str(tmp_path) not in str(err.value)
     assert list(model.state_dict()) == keys and not L.adapter_configs(model)
 
 

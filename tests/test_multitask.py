@@ -15,15 +15,15 @@ def _task_folder(tmp_path, name, label_names, favourite, seed):
     """A saved adapter whose head strongly prefers class `favourite` (tasks disagree on purpose)."""
     model = make_tiny_model()
     if len(label_names) != 2:
-        from labutils.multitask import _set_head_labels
-        _set_head_labels(model, label_names)
+        from labutils.switching import set_head_labels
+        set_head_labels(model, label_names)
     model.config.id2label = dict(enumerate(label_names))
     model.config.label2id = {n: i for i, n in enumerate(label_names)}
     L.add_adapter(model, name, L.AdapterConfig(bottleneck=4, init_std=0.2))
     torch.manual_seed(seed)
     with torch.no_grad():
         for pname, p in model.named_parameters():
-            if L.freeze.parameter_group(pname) in ("adapters", "layernorm"):
+            if L.params.parameter_group(pname) in ("adapters", "layernorm"):
                 p.add_(0.05 * torch.randn_like(p))
         model.classifier.bias.zero_()
         model.classifier.bias[favourite] = 10.0
@@ -97,3 +97,24 @@ def test_confident_mistakes_and_description():
 def test_describe_for_the_demo(manager):
     assert manager.describe("nli", PAIRS_A[0], PAIRS_B[0]).startswith("contradiction (p = ")
     assert manager.describe("para", "   ") == "type a sentence first"
+
+
+def test_read_adapter_gives_the_config_and_refuses_a_bad_folder_before_the_model_changes(manager, tmp_path):
+    import json
+
+    meta, config = L.io.read_adapter(tmp_path / "para")
+    assert meta["label_names"] == ["not_equivalent", "equivalent"]
+    assert config == L.AdapterConfig(bottleneck=4, init_std=0.2)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in (L.io.CONFIG_FILE, L.io.WEIGHTS_FILE):
+        (bad / name).write_bytes((tmp_path / "para" / name).read_bytes())
+    for edit, problem in ((lambda m: {**m, "adapter": {**m["adapter"], "bottleneck": -1}}, "adapter config is invalid"),
+                          (lambda m: {**m, "label_names": []}, r"label_names \[\] name no label")):
+        (bad / L.io.CONFIG_FILE).write_text(json.dumps(edit(meta)))
+        with pytest.raises(L.io.AdapterFileError, match=problem):
+            L.io.read_adapter(bad)
+        before = (sorted(L.adapter_configs(manager.model)), manager.active, manager.model.config.num_labels)
+        with pytest.raises(L.io.AdapterFileError, match=problem):
+            manager.register("bad", bad)
+        assert (sorted(L.adapter_configs(manager.model)), manager.active, manager.model.config.num_labels) == before

@@ -119,6 +119,15 @@ def test_results_file_is_strict_json(tmp_path, monkeypatch):
     assert data["folder"].endswith("adapters") and data["inf"] is None
 
 
+def test_plain_makes_settings_canonical_and_can_keep_nan_for_a_caller_that_refuses_it():
+    config = L.AdapterConfig(bottleneck=8, layers=(1, 0))
+    settings = {"config": config, "seeds": range(2), "pair": (np.float32(0.5), np.int64(2)), 3: Path("a/b")}
+    assert N.plain(settings) == {"config": config.to_dict(), "seeds": [0, 1], "pair": [0.5, 2], "3": "a/b"}
+    assert N.plain({"loss": [float("nan")]}) == {"loss": [None]}
+    kept = N.plain({"loss": np.array([1.0, float("inf")])}, nan_as_null=False)["loss"]
+    assert kept[0] == 1.0 and kept[1] == float("inf")
+
+
 def test_results_refuse_what_json_cannot_hold(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_OUTPUT_DIR", str(tmp_path))
     with pytest.raises(TypeError, match=r"results\['model'\] is a object.*convert it"):

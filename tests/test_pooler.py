@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 
 import labutils as L
-from labutils import ablation, freeze
+from labutils import ablation, params
 
 
 def _pooler_grads(model):
-    return {n: p.requires_grad for n, p in model.named_parameters() if freeze.is_pooler(n)}
+    return {n: p.requires_grad for n, p in model.named_parameters() if params.is_pooler(n)}
 
 
 def test_the_rule_by_model():
@@ -71,7 +71,7 @@ def test_peft_baselines_get_the_same_head(tiny_choice, trains):
     choice = dataclasses.replace(tiny_choice, train_pooler=trains)
     model, _ = L.load_base_model(choice)
     peft_model = L.baselines.make_peft_model(model, "lora")
-    pooler = {n: p.requires_grad for n, p in peft_model.named_parameters() if freeze.is_pooler(n)}
+    pooler = {n: p.requires_grad for n, p in peft_model.named_parameters() if params.is_pooler(n)}
     assert any(pooler.values()) == trains
 
 

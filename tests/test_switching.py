@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import labutils as L
-from labutils.freeze import parameter_group
+from labutils.params import parameter_group
 from labutils.multitask import MultiTaskAdapterManager
 from conftest import make_tiny_model
 
@@ -229,8 +229,8 @@ def para_manager(tmp_path, tokenizer):
 def three_way_folder(tmp_path, name="nli", hidden=32):
     """A saved 3-label task (another head width than the model's 2)."""
     model = make_tiny_model(hidden=hidden)
-    from labutils.multitask import _set_head_labels
-    _set_head_labels(model, ["entailment", "neutral", "contradiction"])
+    from labutils.switching import set_head_labels
+    set_head_labels(model, ["entailment", "neutral", "contradiction"])
     L.add_adapter(model, name, L.AdapterConfig(bottleneck=4, init_std=0.2))
     train_by_hand(model, seed=3, favourite=2)
     return L.save_adapter(model, tmp_path / f"{name}-{hidden}")

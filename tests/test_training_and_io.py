@@ -30,9 +30,9 @@ def test_adapter_training_leaves_base_bit_identical(tiny_model, tokenizer, tiny_
     result = _train(tiny_model, tokenizer, tiny_data, tmp_path)
     after = tiny_model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    groups = {L.freeze.parameter_group(k) for k in changed}
+    groups = {L.params.parameter_group(k) for k in changed}
     assert groups == {"adapters", "layernorm", "head"}, groups
-    frozen = [k for k in before if L.freeze.parameter_group(k) == "base"]
+    frozen = [k for k in before if L.params.parameter_group(k) == "base"]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
     losses = [h["loss"] for h in result.history if "loss" in h]
     assert losses[-1] < losses[0]

@@ -1,0 +1,179 @@
+"""The parameter counters: which parameters train, and how many there are.
+
+The paper freezes the pretrained network and trains only the adapters, the LayerNorms and the
+task's classification head. `parameter_group` sorts every parameter into one of those groups (or
+"base"); `freeze_for_adapters` trains the chosen groups; `parameter_report` counts what trains,
+by group, so a notebook can show the budget. The classification layer sits on BERT's pooler;
+whether the pooler trains too is the model's choice (`ModelChoice.train_pooler`, recorded on the
+model as `config.lab_train_pooler`).
+
+`adapter_parameter_count` and `adapter_cost_table` say what the formula 2dm + d + m predicts,
+from a built model or from a model config alone (no weights, no download).
+"""
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from torch import nn
+
+from .adapter import adapter_param_count
+from .layer import active_adapter, adapter_configs, adapter_sublayers
+
+GROUPS = ("adapters", "layernorm", "head", "base")
+
+
+def parameter_group(name: str) -> str:
+    """adapters / layernorm / head / base, from a parameter's qualified name."""
+    if ".adapters." in name:
+        return "adapters"
+    if "LayerNorm" in name or "layer_norm" in name:
+        return "layernorm"
+    # The pooler feeds the classifier, so it is counted with the head (trained or not).
+    if is_head(name):
+        return "head"
+    return "base"
+
+
+def is_pooler(name: str) -> bool:
+    return "pooler" in name.split(".")
+
+
+def is_head(name: str) -> bool:
+    """The classifier and the pooler under it, also inside a peft wrapper (`base_model.model.classifier...`)."""
+    return bool({"classifier", "pooler", "score"} & set(name.split(".")))
+
+
+def pooler_trains(model: nn.Module) -> bool:
+    """What `load_base_model` recorded for this model; the paper's rule (frozen) otherwise."""
+    return bool(getattr(getattr(model, "config", None), "lab_train_pooler", False))
+
+
+def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_head: bool = True,
+                        train_pooler: bool | None = None) -> nn.Module:
+    """Freeze the base; train the active adapter, and (by default) LayerNorms and the head.
+
+    `train_pooler` (None: the model's choice, `pooler_trains`) says whether the pooler under the
+    classification layer trains with it.
+    """
+    name = active_adapter(model)
+    if train_pooler is None:
+        train_pooler = pooler_trains(model)
+    trainable = {"adapters"}
+    if train_layernorm:
+        trainable.add("layernorm")
+    if train_head:
+        trainable.add("head")
+    for pname, param in model.named_parameters():
+        group = parameter_group(pname)
+        if group == "adapters":
+            # Only the active adapter trains; other tasks' adapters stay as they were.
+            param.requires_grad = name is not None and f".adapters.{name}." in pname
+        elif is_pooler(pname) and not train_pooler:
+            param.requires_grad = False
+        else:
+            param.requires_grad = group in trainable
+    return model
+
+
+def unfreeze_all(model: nn.Module) -> nn.Module:
+    """Full fine-tuning: every parameter trains."""
+    for param in model.parameters():
+        param.requires_grad = True
+    return model
+
+
+def parameter_report(model: nn.Module, base_params: int | None = None) -> dict:
+    """Totals and per-group counts of all and of trainable parameters.
+
+    Percentages are of the base model (without adapters) unless `base_params` says otherwise.
+    """
+    total = trainable = 0
+    groups = {g: {"total": 0, "trainable": 0} for g in GROUPS}
+    for pname, param in model.named_parameters():
+        n = param.numel()
+        g = parameter_group(pname)
+        total += n
+        groups[g]["total"] += n
+        if param.requires_grad:
+            trainable += n
+            groups[g]["trainable"] += n
+    base = base_params if base_params is not None else total - groups["adapters"]["total"]
+    # Every method needs a classification layer; without it the shares compare the methods themselves.
+    without_head = trainable - groups["head"]["trainable"]
+    return {
+        "total": total,
+        "base_model": base,
+        "trainable": trainable,
+        "trainable_pct_of_base": 100.0 * trainable / base,
+        "trainable_without_head": without_head,
+        "trainable_without_head_pct": 100.0 * without_head / base,
+        "groups": groups,
+    }
+
+
+def format_parameter_report(report: dict) -> str:
+    """A small fixed-width table of a `parameter_report`."""
+    lines = [f"{'group':<10} {'total':>12} {'trainable':>12}"]
+    for g, c in report["groups"].items():
+        lines.append(f"{g:<10} {c['total']:>12,} {c['trainable']:>12,}")
+    lines.append(f"{'all':<10} {report['total']:>12,} {report['trainable']:>12,}")
+    lines.append(f"trainable: {report['trainable_pct_of_base']:.2f}% of the {report['base_model']:,} "
+                 f"parameters of the base model ({report['trainable_without_head_pct']:.2f}% without the head)")
+    return "\n".join(lines)
+
+
+def base_checksum(model: nn.Module) -> str:
+    """SHA-256 over the frozen base's parameters: equal before and after training iff untouched."""
+    h = hashlib.sha256()
+    for pname, param in model.named_parameters():
+        if parameter_group(pname) == "base":
+            h.update(pname.encode())
+            h.update(param.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# What the formula says adapters cost
+# --------------------------------------------------------------------------------------------
+
+def adapter_parameter_count(model: nn.Module, name: str) -> int:
+    """What the formula says adapter `name` costs: (number of adapters) * (2dm + d + m)."""
+    config = adapter_configs(model)[name]
+    d = model.config.hidden_size
+    n_adapters = sum(1 for _, module in adapter_sublayers(model) if name in module.adapters)
+    extra = n_adapters if config.scaling == "learned" else 0
+    return n_adapters * adapter_param_count(d, config.bottleneck_for(d)) + extra
+
+
+def base_parameter_count(config) -> int:
+    """Parameters of the bare encoder (BertModel with pooler) for `config`, built on the meta device."""
+    from transformers import AutoModel
+
+    with torch.device("meta"):
+        model = AutoModel.from_config(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def adapter_cost_table(config, bottlenecks=(8, 16, 32, 64, 256)):
+    """Adapter parameters for FFN-only (one per layer) and Houlsby (two per layer) placement.
+
+    Returns a DataFrame with one row per bottleneck size m: the cost of one adapter
+    (2dm + d + m) and of all of them, as a count and as % of the base model.
+    """
+    import pandas as pd
+
+    d, layers = config.hidden_size, config.num_hidden_layers
+    base = base_parameter_count(config)
+    rows = []
+    for m in bottlenecks:
+        one = adapter_param_count(d, m)
+        rows.append({
+            "m": m,
+            "per adapter (2dm+d+m)": one,
+            "FFN-only (L adapters)": layers * one,
+            "FFN-only % of base": round(100 * layers * one / base, 2),
+            "Houlsby (2L adapters)": 2 * layers * one,
+            "Houlsby % of base": round(100 * 2 * layers * one / base, 2),
+        })
+    return pd.DataFrame(rows).set_index("m")

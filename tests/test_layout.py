@@ -1,0 +1,119 @@
+"""The lesson package's shape: no import cycles, no lesson module reaching into the experiment
+wing (04 and 05's sweep machinery), and no lesson module too long to read in one sitting."""
+import ast
+from importlib.util import resolve_name
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "labutils"
+# The sweep machinery, being moved into `labutils/sweeps/`, and the Colab setup: not checked yet.
+NOT_CHECKED = {"ablation", "runs", "compare", "baselines", "profiles", "colab"}
+WING = {"sweeps", "ablation", "runs", "compare", "baselines"}
+MAX_LINES = 300
+
+
+def _modules() -> dict:
+    """module name (dotted, below labutils) -> its file, for every .py in the package."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _imports(name: str, path: Path, known) -> set:
+    """The labutils modules `name` imports anywhere in its file (at the top or inside a function)."""
+    package = "labutils" + (f".{name}" if name and path.name == "__init__.py" else
+                             f".{name.rpartition('.')[0]}" if "." in name else "")
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            full = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            mod = resolve_name("." * node.level + (node.module or ""), package) if node.level else node.module
+            # `from . import io` names a module; `from .io import load_adapter` names a function in one.
+            full = [f"{mod}.{a.name}" if f"{mod}.{a.name}"[len("labutils."):] in known else mod for a in node.names]
+        else:
+            continue
+        out.update(m[len("labutils."):] for m in full if m.startswith("labutils."))
+    return {m for m in out if m in known and m != name}
+
+
+def _graph() -> dict:
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def _lesson(name: str) -> bool:
+    top = name.split(".")[0]
+    return name != "" and top not in NOT_CHECKED and top != "sweeps"
+
+
+def _cycle(graph: dict):
+    """One import cycle among the checked modules, as a list of names, or None."""
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if not _lesson(nxt):
+                continue
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt, stack + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for start in sorted(n for n in graph if _lesson(n)):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+def test_the_graph_reader_sees_the_imports():
+    # A reader that found no edges would pass every test below without checking anything.
+    graph = _graph()
+    assert {"layer", "switching"} <= graph["model"]
+    assert "params" in graph["switching"] and "safe_folder" in graph["io"]
+    assert {"io", "multitask"} <= graph[""]
+
+
+def test_no_import_cycle_among_the_lesson_modules():
+    cycle = _cycle(_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def _wing_imports(graph: dict) -> dict:
+    """lesson module -> the wing modules it imports, for each that imports any."""
+    found = {name: sorted(t for t in targets if t.split(".")[0] in WING)
+             for name, targets in graph.items() if name and _lesson(name)}
+    return {name: targets for name, targets in found.items() if targets}
+
+
+def test_no_lesson_module_imports_the_experiment_wing():
+    bad = _wing_imports(_graph())
+    assert not bad, f"lesson modules import the sweep machinery (04/05's wing): {bad}"
+
+
+def test_the_wing_check_finds_an_arrow_up():
+    graph = {"io": {"sweeps.cache", "layer"}, "plots": {"ablation"}, "sweeps.cache": {"io"}, "layer": set()}
+    assert _wing_imports(graph) == {"io": ["sweeps.cache"], "plots": ["ablation"]}
+
+
+def test_no_lesson_module_is_too_long():
+    counts = {name or "__init__": len(path.read_text(encoding="utf-8").splitlines())
+              for name, path in _modules().items() if _lesson(name) or name == ""}
+    long = {name: n for name, n in counts.items() if n > MAX_LINES}
+    table = "\n".join(f"{n:5d}  {name}.py" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    assert not long, f"lesson modules over {MAX_LINES} lines: {sorted(long)}\n{table}"
