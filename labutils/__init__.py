@@ -17,5 +17,4 @@ from . import latency
 from . import inference, multitask
 from .multitask import MultiTaskAdapterManager
 from . import recipes
-from . import baselines
-from . import ablation, compare, runs
+from . import sweeps
