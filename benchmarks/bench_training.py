@@ -47,7 +47,7 @@ import warnings
 import torch
 
 import labutils as L
-from labutils.baselines import make_peft_model
+from labutils.sweeps.baselines import make_peft_model
 
 # transformers 5 deprecates a name peft still calls; the notice says nothing about speed.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

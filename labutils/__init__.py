@@ -30,5 +30,5 @@ from .multitask import MultiTaskAdapterManager
 from . import notebook, plots, recipes
 from . import params as cost  # 01's name for the cost table (`L.cost.adapter_cost_table`)
 from . import profiles
-from . import baselines
-from . import ablation, compare, runs
+# The experiment wing (04 and 05): many trainings, cached and resumable. Nothing above imports it.
+from . import sweeps

@@ -21,10 +21,6 @@ from .layer import (CONFIGS_ATTR, AdapterSublayerOutput, adapter_configs, adapte
                     encoder_layers, sublayer_owner)
 from .switching import add_task_layers, drop_task_layers, set_active_adapter
 
-# TEMPORARY (issue 13): ablation.py imports these two from here until it imports them from
-# `params` and `switching`; delete this line when it does.
-from .params import adapter_parameter_count  # noqa: F401,E402
-from .switching import adapter_modules_only  # noqa: F401,E402
 
 
 def _wrapped(layer, sublayer: str) -> AdapterSublayerOutput:

@@ -29,16 +29,9 @@ class Profile:
     seeds: tuple = field(default=(0,), metadata={"help": "Seeds for runs that report a spread."})
     task_train_rows: Optional[int] = field(default=2000, metadata={"help": "03: training rows for each extra task (SST-2, RTE)."})
     task_epochs: float = field(default=3, metadata={"help": "03: adapter epochs for each extra task."})
-    # Notebook 04 trains dozens of variants, so each gets a smaller budget than notebook 02's run.
-    ablation_epochs: float = field(default=2, metadata={"help": "Epochs per ablation run (04)."})
-    ablation_max_steps: int = field(default=-1, metadata={"help": "Step cap per ablation run (-1: none)."})
-    ablation_train_rows: Optional[int] = field(default=None, metadata={"help": "Training examples per ablation run (None: all)."})
-    ablation_eval_rows: Optional[int] = field(default=None, metadata={"help": "Dev examples per ablation run (None: all)."})
-    ablation_max_length: int = field(default=128, metadata={"help": "Tokens per pair in ablation runs."})
-    ablation_seeds: tuple = field(default=(0,), metadata={"help": "Seeds per point of the init-scale and bottleneck sweeps (04); (0, 1, 2) on a GPU."})
-    ablation_reference_seeds: tuple = field(default=(0, 1, 2), metadata={"help": "Seeds of 04's reference adapter, which measure the seed-to-seed noise."})
-    ablation_latency: tuple = field(default=(32, 128, 12), metadata={"help": "Latency for ablations and 05: (pairs, tokens, passes per setting, the settings taking turns)."})
-    ablation_workers: int = field(default=0, metadata={"help": "Runs trained at once (0: one on a GPU, two on a multi-core CPU)."})
+    # Notebooks 04 and 05 train dozens of runs; their budget is `labutils.sweeps.Budget`, whose
+    # defaults are the full lab's. A profile names only the fields it changes.
+    sweep: dict = field(default_factory=dict, metadata={"help": "04/05: fields of labutils.sweeps.Budget that differ from its defaults (the full run)."})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,8 +41,8 @@ PROFILES = {
     "full": Profile("full"),
     "quick": Profile("quick", train_rows=192, eval_rows=96, batch_size=16, adapter_epochs=1,
                      adapter_lr=1e-3, full_epochs=1, full_lr=5e-5, task_train_rows=64, task_epochs=1,
-                     ablation_epochs=1, ablation_max_steps=1, ablation_train_rows=16, ablation_eval_rows=16,
-                     ablation_max_length=64, ablation_seeds=(0,), ablation_reference_seeds=(0, 1), ablation_latency=(2, 16, 6)),
+                     sweep=dict(epochs=1, max_steps=1, train_rows=16, eval_rows=16, max_length=64, seeds=(0,),
+                                reference_seeds=(0, 1), latency=(2, 16, 6))),
 }
 
 

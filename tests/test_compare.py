@@ -6,10 +6,13 @@ import dataclasses
 import pytest
 
 import labutils as L
-from labutils import compare as C
-from labutils.baselines import PeftMethodUnavailable
+from labutils import AdapterConfig, add_adapter, adapter_parameter_count
+from labutils import sweeps as S
+from labutils.sweeps import compare as C
+from labutils.sweeps.baselines import PeftMethodUnavailable
+from conftest import make_tiny_model
 
-BUDGET = L.ablation.Budget(epochs=1, max_steps=1, batch_size=3, learning_rate=1e-3)
+BUDGET = S.Budget(epochs=1, max_steps=1, batch_size=3, learning_rate=1e-3)
 METHODS = {m.name: m for m in C.default_methods(adapter_lr=1e-3, full_lr=5e-5)}
 
 
@@ -23,17 +26,36 @@ def test_methods_are_validated():
     assert len(METHODS) == 8 and {m.kind for m in METHODS.values()} == set(C.KINDS)
 
 
-def test_adapter_runs_share_the_ablation_cache_key(tiny_choice, tiny_data):
+def test_adapter_runs_of_04_and_05_are_one_run_with_one_key(tiny_choice, tiny_data):
     houlsby = METHODS["Houlsby adapters"]
-    key = C.method_settings(tiny_choice, tiny_data, houlsby, BUDGET, 1)
-    assert key == L.ablation.run_settings(tiny_choice, tiny_data, houlsby.adapter, BUDGET, 1)
+    job = C.method_job(tiny_choice, tiny_data, houlsby, BUDGET, 1)
+    # Notebook 04 plans the same adapter with the same budget: the same function, key and arguments.
+    in_04 = S.adapter_job(tiny_choice, tiny_data, houlsby.adapter, BUDGET, 1)
+    assert job.settings == in_04.settings and job.fn is in_04.fn is S.train_adapter
+    assert job.kwargs == in_04.kwargs
+    # 04's reference run keeps its adapter; that is not part of the key, so 05 shares it too.
+    assert S.adapter_job(tiny_choice, tiny_data, houlsby.adapter, BUDGET, 1, keep_adapter=True).settings == job.settings
     # The method's own learning rate is part of the key, whatever the budget says.
     other_lr = dataclasses.replace(BUDGET, learning_rate=5e-2)
-    assert C.method_settings(tiny_choice, tiny_data, houlsby, other_lr, 1) == key
-    lora = C.method_settings(tiny_choice, tiny_data, METHODS["LoRA"], BUDGET, 1)
-    assert lora["method"]["peft_method"] == "lora" and "peft" in lora["libraries"]
-    assert lora["budget"]["learning_rate"] == METHODS["LoRA"].learning_rate
-    assert lora != C.method_settings(tiny_choice, tiny_data, METHODS["IA3"], BUDGET, 1)
+    assert C.method_job(tiny_choice, tiny_data, houlsby, other_lr, 1).settings == job.settings
+    lora = C.method_job(tiny_choice, tiny_data, METHODS["LoRA"], BUDGET, 1)
+    assert lora.fn is C.train_method and lora.label == "LoRA, seed 1"
+    assert lora.settings["method"]["peft_method"] == "lora" and "peft" in lora.settings["libraries"]
+    assert lora.settings["budget"]["learning_rate"] == METHODS["LoRA"].learning_rate
+    assert lora.settings != C.method_job(tiny_choice, tiny_data, METHODS["IA3"], BUDGET, 1).settings
+    # Only the run's own part differs between an adapter key and a method key.
+    assert set(lora.settings) - set(job.settings) == {"method", "libraries"}
+    assert set(job.settings) - set(lora.settings) == {"adapter", "frozen_below", "tag"}
+
+
+@pytest.mark.parametrize("name, per_layer", [("Houlsby adapters", 2), ("FFN-only adapters", 1),
+                                             ("scaled parallel adapters", 1)])
+def test_the_three_adapter_methods(name, per_layer):
+    config = METHODS[name].adapter
+    assert config == C.adapter_variants()[name]
+    model = add_adapter(make_tiny_model(), name, config)
+    m, d, layers = config.bottleneck_for(32), 32, 3
+    assert adapter_parameter_count(model, name) == layers * per_layer * (2 * d * m + d + m)
 
 
 @pytest.mark.parametrize("name", ["full fine-tuning", "LoRA", "prompt tuning", "FFN-only adapters"])

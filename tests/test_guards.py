@@ -8,8 +8,7 @@ import pytest
 import torch
 
 import labutils as L
-from labutils import ablation as A
-from labutils import compare as C
+from labutils import sweeps as S
 from labutils import hub
 from labutils import io as IO
 from labutils.train import TrainingDiverged, explosion_bound
@@ -65,14 +64,13 @@ def test_explosion_bound_sits_far_above_a_healthy_loss():
 
 
 def test_a_diverged_run_is_never_cached(tiny_choice, tiny_data, tmp_path):
-    budget = A.Budget(epochs=1, max_steps=2, batch_size=3, learning_rate=1e30)
-    cache = A.RunCache(tmp_path / "cache")
+    budget = S.Budget(epochs=1, max_steps=2, batch_size=3, learning_rate=1e30)
+    cache = S.RunCache(tmp_path / "cache")
+    job = S.adapter_job(tiny_choice, tiny_data, L.AdapterConfig(bottleneck=4), budget)
     with pytest.raises(TrainingDiverged):
-        A.cached_variant(cache, tiny_choice, tiny_data, L.AdapterConfig(bottleneck=4), budget, seed=0)
-    assert len(cache) == 0
+        job.fn(**job.kwargs)
     with pytest.raises(RuntimeError, match="TrainingDiverged"):
-        L.runs.run_jobs(cache, [A.variant_job(tiny_choice, tiny_data, L.AdapterConfig(bottleneck=4), budget)],
-                        workers=1, progress=False)
+        S.run_jobs(cache, [job], workers=1, progress=False)
     assert len(cache) == 0
 
 
@@ -95,17 +93,17 @@ def two_berts(tmp_path, tokenizer):
 def test_two_models_with_one_folder_name_get_their_own_cache_keys(two_berts, tiny_data):
     a, b = two_berts
     assert a.display_name == b.display_name == "bert"
-    config, budget = L.AdapterConfig(bottleneck=4), A.Budget()
-    assert A.run_settings(a, tiny_data, config, budget, 0) != A.run_settings(b, tiny_data, config, budget, 0)
-    full = C.Method("full fine-tuning", "full", 5e-5)
-    assert C.method_settings(a, tiny_data, full, budget, 0) != C.method_settings(b, tiny_data, full, budget, 0)
+    config, budget = L.AdapterConfig(bottleneck=4), S.Budget()
+    assert S.adapter_job(a, tiny_data, config, budget).settings != S.adapter_job(b, tiny_data, config, budget).settings
+    full = S.Method("full fine-tuning", "full", 5e-5)
+    assert S.method_job(a, tiny_data, full, budget).settings != S.method_job(b, tiny_data, full, budget).settings
 
 
 def test_one_model_in_two_folders_shares_its_runs(two_berts, tiny_data, tmp_path):
     a, _ = two_berts
     copy = L.resolve_model(str(shutil.copytree(a.name_or_path, tmp_path / "elsewhere" / "renamed")))
-    config, budget = L.AdapterConfig(bottleneck=4), A.Budget()
-    assert A.run_settings(copy, tiny_data, config, budget, 0) == A.run_settings(a, tiny_data, config, budget, 0)
+    config, budget = L.AdapterConfig(bottleneck=4), S.Budget()
+    assert S.adapter_job(copy, tiny_data, config, budget).settings == S.adapter_job(a, tiny_data, config, budget).settings
 
 
 def test_fingerprint_ignores_the_fresh_head_and_leaves_the_random_state_alone(two_berts):

@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 
 import labutils as L
-from labutils import ablation, params
+from labutils import params
+from labutils import sweeps as S
 
 
 def _pooler_grads(model):
@@ -48,19 +49,19 @@ def test_a_model_the_lab_did_not_load_follows_the_paper(tiny_model):
 
 
 def test_cache_key_names_only_a_departure_from_the_rule(tiny_choice, tiny_data):
-    budget = ablation.Budget(epochs=1, max_steps=1)
+    budget = S.Budget(epochs=1, max_steps=1)
     config = L.AdapterConfig(bottleneck=4)
-    plain = ablation.run_settings(tiny_choice, tiny_data, config, budget, 0)
-    same = ablation.run_settings(tiny_choice, tiny_data, config, budget, 0, train_pooler=tiny_choice.pooler_trains)
-    other = ablation.run_settings(tiny_choice, tiny_data, config, budget, 0, train_pooler=not tiny_choice.pooler_trains)
+    plain = S.adapter_job(tiny_choice, tiny_data, config, budget, 0).settings
+    same = S.adapter_job(tiny_choice, tiny_data, config, budget, 0, train_pooler=tiny_choice.pooler_trains).settings
+    other = S.adapter_job(tiny_choice, tiny_data, config, budget, 0, train_pooler=not tiny_choice.pooler_trains).settings
     assert plain == same and "train_pooler" not in plain
-    assert ablation.stable_key(other) != ablation.stable_key(plain)
+    assert S.stable_key(other) != S.stable_key(plain)
 
 
 def test_trained_run_records_whether_the_pooler_trained(tiny_choice, tiny_data):
-    budget = ablation.Budget(epochs=1, max_steps=1, batch_size=4)
-    on = ablation.train_variant(tiny_choice, tiny_data, L.AdapterConfig(bottleneck=4), budget, 0)
-    off = ablation.train_variant(tiny_choice, tiny_data, L.AdapterConfig(bottleneck=4), budget, 0, train_pooler=False)
+    budget = S.Budget(epochs=1, max_steps=1, batch_size=4)
+    on = S.train_adapter(tiny_choice, tiny_data, L.AdapterConfig(bottleneck=4), budget, 0)
+    off = S.train_adapter(tiny_choice, tiny_data, L.AdapterConfig(bottleneck=4), budget, 0, train_pooler=False)
     assert on["pooler_trained"] and not off["pooler_trained"]
     assert on["trainable_params"] > off["trainable_params"]
     assert on["trainable_without_head_pct"] == pytest.approx(off["trainable_without_head_pct"])
@@ -70,14 +71,14 @@ def test_trained_run_records_whether_the_pooler_trained(tiny_choice, tiny_data):
 def test_peft_baselines_get_the_same_head(tiny_choice, trains):
     choice = dataclasses.replace(tiny_choice, train_pooler=trains)
     model, _ = L.load_base_model(choice)
-    peft_model = L.baselines.make_peft_model(model, "lora")
+    peft_model = S.make_peft_model(model, "lora")
     pooler = {n: p.requires_grad for n, p in peft_model.named_parameters() if params.is_pooler(n)}
     assert any(pooler.values()) == trains
 
 
 def test_footprint_reports_the_share_without_the_head(tiny_choice):
-    method = L.compare.Method("LoRA", "peft", 1e-3, peft_method="lora")
+    method = S.Method("LoRA", "peft", 1e-3, peft_method="lora")
     base = sum(p.numel() for p in L.load_base_model(tiny_choice)[0].parameters())
-    f = L.compare.footprint(tiny_choice, method, base)
+    f = S.footprint(tiny_choice, method, base)
     assert 0 < f["head_params"] < f["trainable_params"]
     assert f["trainable_without_head_pct"] == pytest.approx(100 * (f["trainable_params"] - f["head_params"]) / base)

@@ -4,11 +4,12 @@ import os
 
 import pytest
 
-from labutils import runs
+from labutils.sweeps import pool, runs
+import jobs_for_tests
 
 
 def jobs(values, fail=()):
-    return [runs.Job({"value": v}, "jobs_for_tests:echo", {"value": v, "fail": v in fail}, label=f"echo {v}")
+    return [runs.Job({"value": v}, jobs_for_tests.echo, {"value": v, "fail": v in fail}, label=f"echo {v}")
             for v in values]
 
 
@@ -42,13 +43,26 @@ def test_a_failure_names_the_run_and_keeps_the_finished_ones(tmp_path, workers):
 
 
 def test_worker_plan():
-    cores = runs._available_cores()
-    assert runs.worker_plan(0, "cuda") == (1, None)
-    assert runs.worker_plan(3, "cpu") == (3, max(1, cores // 3))
-    workers, threads = runs.worker_plan(0, "cpu")
+    cores = pool._available_cores()
+    assert pool.worker_plan(0, "cuda") == (1, None)
+    assert pool.worker_plan(3, "cpu") == (3, max(1, cores // 3))
+    workers, threads = pool.worker_plan(0, "cpu")
     assert workers == (2 if cores >= 2 else 1) and threads * workers <= max(cores, 1)
 
 
-def test_bad_target_is_named(tmp_path):
-    with pytest.raises(RuntimeError, match="must look like"):
-        runs.run_jobs(runs.RunCache(tmp_path), [runs.Job({"a": 1}, "no_colon_here")], workers=1, progress=False)
+def test_a_job_carries_its_function_itself_into_a_worker(tmp_path):
+    both = [runs.Job({"value": v}, jobs_for_tests.echo, {"value": v}, label=f"echo {v}") for v in (7, 8)]
+    assert both[0].fn is jobs_for_tests.echo  # the function, not a string naming it
+    out = runs.run_jobs(runs.RunCache(tmp_path), both, workers=2, progress=False)
+    assert [r["value"] for r in out] == [7, 8] and all(r["pid"] != os.getpid() for r in out)
+
+
+def test_a_function_a_worker_cannot_import_is_refused_by_name():
+    def nested(value):
+        return {"value": value}
+
+    for fn in (nested, lambda value: {"value": value}):
+        with pytest.raises(ValueError, match="top level of a module"):
+            runs.Job({"a": 1}, fn)
+    with pytest.raises(ValueError, match="top level of a module"):
+        runs.Job({"a": 1}, "jobs_for_tests:echo")  # today's jobs carry the function, not its name

@@ -11,7 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labutils import runs
+from labutils.sweeps import runs
+import jobs_for_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOW = 60  # seconds: a run no test waits for
@@ -19,21 +20,21 @@ SLOW = 60  # seconds: a run no test waits for
 # The parent that a test interrupts or kills: 8 runs, the first `fast` of them instant.
 PARENT = """
 import signal, sys
-from labutils import runs
+import jobs_for_tests
+from labutils.sweeps import runs
 # Ctrl-C raises KeyboardInterrupt, as in a Jupyter kernel, even when this test runs where SIGINT
 # is ignored (a background job of a non-interactive shell, as CI may start it, inherits SIG_IGN).
 signal.signal(signal.SIGINT, signal.default_int_handler)
 cache, log, workers, fast = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-jobs = [runs.Job({"value": v}, "jobs_for_tests:sleepy",
+jobs = [runs.Job({"value": v}, jobs_for_tests.sleepy,
                  {"value": v, "seconds": 0 if v < fast else %d, "log": log}, label=f"sleepy {v}")
         for v in range(8)]
 runs.run_jobs(runs.RunCache(cache), jobs, workers=workers, progress=False)
 """ % SLOW
 
 
-def jobs(values, target="jobs_for_tests:echo", **kwargs):
-    return [runs.Job({"value": v}, target, {"value": v, **kwargs}, label=f"{target.split(':')[1]} {v}")
-            for v in values]
+def jobs(values, fn=jobs_for_tests.echo, **kwargs):
+    return [runs.Job({"value": v}, fn, {"value": v, **kwargs}, label=f"{fn.__name__} {v}") for v in values]
 
 
 def alive(pid):
@@ -109,7 +110,7 @@ def test_interrupt_stops_at_once_keeps_finished_runs_and_resumes(tmp_path, worke
     # The finished runs are in the cache; the next call trains only the 6 missing ones.
     cache = runs.RunCache(cache_dir)
     assert len(cache) == 2 and [cache.get({"value": v})["value"] for v in (0, 1)] == [0, 1]
-    out = runs.run_jobs(cache, jobs(range(8), "jobs_for_tests:sleepy"), workers=1, progress=False)
+    out = runs.run_jobs(cache, jobs(range(8), jobs_for_tests.sleepy), workers=1, progress=False)
     assert [r["value"] for r in out] == list(range(8)) and (cache.hits, cache.misses) == (2, 6)
 
 
@@ -133,10 +134,10 @@ def test_workers_die_when_the_parent_is_killed(tmp_path):
 
 GRANDCHILD = """
 import importlib.util, os, sys, time
-spec = importlib.util.spec_from_file_location("runs_alone", sys.argv[1])
-runs = sys.modules["runs_alone"] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(runs)
-runs._watch_parent(os.getppid(), every=0.1)
+spec = importlib.util.spec_from_file_location("pool_alone", sys.argv[1])
+pool = sys.modules["pool_alone"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pool)
+pool._watch_parent(os.getppid(), every=0.1)
 print("watching", flush=True)
 time.sleep(%d)
 """ % SLOW
@@ -152,7 +153,7 @@ time.sleep(%d)
 
 def test_watchdog_ends_a_worker_whose_parent_is_gone_without_the_linux_death_signal():
     # The portable half (macOS, Windows): no prctl here, only the watchdog thread.
-    proc = subprocess.Popen([sys.executable, "-c", MIDDLE, GRANDCHILD, str(ROOT / "labutils" / "runs.py")],
+    proc = subprocess.Popen([sys.executable, "-c", MIDDLE, GRANDCHILD, str(ROOT / "labutils" / "sweeps" / "pool.py")],
                             stdout=subprocess.PIPE, text=True)
     pid = None
     try:
@@ -183,7 +184,7 @@ def test_put_refuses_nan_and_infinity(tmp_path):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_diverged_or_failed_run_is_not_stored(tmp_path, workers):
     cache = runs.RunCache(tmp_path)
-    mixed = jobs([1]) + jobs([2], "jobs_for_tests:diverge") + jobs([3], fail=True)
+    mixed = jobs([1]) + jobs([2], jobs_for_tests.diverge) + jobs([3], fail=True)
     # One worker stops at the first failure; two have all three runs under way and name the first to fail.
     with pytest.raises(RuntimeError, match=r"(diverge 2 failed: ValueError: result\['loss'\]\[1\] is nan"
                                            r"|echo 3 failed: ValueError: planted failure)"):

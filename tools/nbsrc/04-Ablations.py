@@ -25,9 +25,9 @@
 # need minutes (an estimate from the runs' arithmetic; no GPU run of this notebook yet). The
 # budget is one knob (next section): on a GPU, give every point three seeds. Every finished
 # run is stored on disk, so a re-run after a crash or a closed laptop picks up where it
-# stopped. The outputs stored here are such a re-run on that Xeon: the training runs, with the
-# heatmap's evaluations stored beside them, were read back from its cache (the training cell
-# says how long they took), and the latencies, which need no training, were measured anew.
+# stopped. The outputs stored here are such a re-run on that Xeon: the training runs were read
+# back from its cache (the training cell says how long they took), and what needs no training
+# (the layer-span sweep of the kept reference adapter, the latencies) was measured anew.
 # The `quick` profile trains each variant for a single step on a handful of pairs, only to
 # check that everything runs: its numbers mean nothing.
 
@@ -78,6 +78,7 @@ import numpy as np
 import pandas as pd
 
 import labutils as L
+from labutils import sweeps as S  # the experiment wing: budget, run cache, training jobs
 
 profile = L.notebook.start(PROFILE)
 choice = L.resolve_model()
@@ -88,7 +89,7 @@ print(L.notebook.hardware())
 # ## The budget, the data and the cache
 # `Budget` says what one ablation run costs (epochs, rows, learning rate) and how many seeds
 # each point gets. It comes from the profile; to trade time for certainty, override fields
-# here, e.g. `L.ablation.Budget.from_profile(profile, seeds=(0, 1, 2), epochs=3)` on a GPU.
+# here, e.g. `S.Budget.from_profile(profile, seeds=(0, 1, 2), epochs=3)` on a GPU.
 #
 # Seeds matter because MRPC's dev set is small (408 pairs: one pair is a quarter of a point)
 # and a short training run is noisy. The full profile's CPU budget trains one seed per point,
@@ -98,22 +99,23 @@ print(L.notebook.hardware())
 # Each run's result is a small JSON file in `outputs/cache/04/`, named by a hash of every
 # setting that shapes it: the adapter config, the budget, the seed, the exact training and dev
 # rows, the model and the device. Same settings, same file: a run is never trained twice, and
-# experiments that share a run (the plain Houlsby adapter appears in three of them) share it.
+# experiments that share a run (the plain Houlsby adapter appears in three of them) share it,
+# and so does notebook 05, whose adapter runs are the same runs with the same keys.
 # Change any setting and the run is trained anew; delete the folder to start over.
 
 # %% tags=["nbval-ignore-output"]
 from datasets import DatasetDict
 from transformers import AutoConfig
 
-budget = L.ablation.Budget.from_profile(profile)
+budget = S.Budget.from_profile(profile)
 mrpc, source = L.load_glue("mrpc")
 raw = DatasetDict(train=L.subsample(mrpc["train"], budget.train_rows, seed=0),
                   validation=L.subsample(mrpc["validation"], budget.eval_rows, seed=0))
 tokenizer = L.load_tokenizer(choice)
 data = L.tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length)
 n_layers = AutoConfig.from_pretrained(choice.name_or_path).num_hidden_layers
-cache = L.ablation.RunCache(L.notebook.output_dir("cache", "04"))
-majority = L.ablation.majority_rate(data["validation"]["label"])
+cache = S.RunCache(L.notebook.output_dir("cache", "04"))
+majority = S.majority_rate(data["validation"]["label"])
 
 print(budget)
 print(f"data from {source}: {len(data['train'])} training pairs, {len(data['validation'])} dev pairs")
@@ -121,16 +123,14 @@ print(f"{n_layers} layers; always answering the majority class scores {100 * maj
 
 
 
-
-def tag_for(config, seed=0, frozen_below=0, train_pooler=None):
-    """The reference run (seed 0) also carries the layer-span sweep of experiment 1."""
-    return "span-ablation" if (config, seed, frozen_below, train_pooler) == (houlsby, 0, 0, None) else None
+def job(config, seed=0, frozen_below=0, train_pooler=None):
+    """One variant's training run: its cache key, and the function that trains it."""
+    return S.adapter_job(choice, data, config, budget, seed, frozen_below=frozen_below, train_pooler=train_pooler)
 
 
 def run(config, seed=0, frozen_below=0, train_pooler=None):
     """One trained variant's results: from the cache, or trained now and stored."""
-    return L.ablation.cached_variant(cache, choice, data, config, budget, seed, frozen_below=frozen_below,
-                                     tag=tag_for(config, seed, frozen_below, train_pooler), train_pooler=train_pooler)
+    return S.run_jobs(cache, [job(config, seed, frozen_below, train_pooler)], workers=1, progress=False)[0]
 
 # %% [markdown]
 # ## The plan
@@ -168,27 +168,27 @@ plan = ([(houlsby, seed, 0, None) for seed in budget.reference_seeds]           
         + [(config, 0, 0, None) for config in PLACEMENTS.values()]
         + [(dropped(k), 0, k, None) for k in range(n_layers + 1)]
         + [(houlsby, seed, 0, OTHER_POOLER) for seed in budget.reference_seeds])
-jobs = [L.ablation.variant_job(choice, data, config, budget, seed, frozen_below=k, train_pooler=pooler,
-                               tag=tag_for(config, seed, k, pooler))
-        for config, seed, k, pooler in plan]
-todo = {L.ablation.stable_key(job.settings) for job in jobs if cache.get(job.settings) is None}
-n_runs = len({L.ablation.stable_key(job.settings) for job in jobs})
+# The reference run (seed 0) also keeps its trained adapter, for experiment 1's layer-span sweep.
+reference = S.adapter_job(choice, data, houlsby, budget, seed=0, keep_adapter=True)
+jobs = [reference] + [job(config, seed, k, pooler) for config, seed, k, pooler in plan]
+todo = {S.stable_key(j.settings) for j in jobs if cache.get(j.settings) is None}
+n_runs = len({S.stable_key(j.settings) for j in jobs})
 print(f"{len(plan)} points in the plan, {n_runs} distinct training runs "
       f"(the reference run serves four experiments); {n_runs - len(todo)} already in the cache")
 
 # %% [markdown]
 # Train everything the cache lacks, in one go. On a CPU, two runs train side by side with one
 # thread each: a small model keeps two cores only partly busy from one process, so this
-# finishes about 1.4x sooner than one run at a time (`L.runs.run_jobs`). Each run lands in the
+# finishes about 1.4x sooner than one run at a time (`S.run_jobs`). Each run lands in the
 # cache the moment it finishes; interrupt the cell whenever you like.
 
 # %% tags=["nbval-ignore-output"]
 import time
 
 start = time.perf_counter()
-results = L.runs.run_jobs(cache, jobs, workers=budget.workers, desc="ablation runs")
+results = S.run_jobs(cache, jobs, workers=budget.workers, desc="ablation runs")
 print(f"{len(todo)} runs trained now, in {(time.perf_counter() - start) / 60:.1f} min")
-distinct = {L.ablation.stable_key(job.settings): result for job, result in zip(jobs, results)}
+distinct = {S.stable_key(j.settings): result for j, result in zip(jobs, results)}
 run_minutes = sum(r.get("wall_seconds", 0) for r in distinct.values()) / 60
 print(f"the {n_runs} runs took {run_minutes:.0f} min of run time in all (summed; two at a time on a CPU)")
 
@@ -199,28 +199,41 @@ print(f"the {n_runs} runs took {run_minutes:.0f} min of run time in all (summed;
 # accuracy, for every one of the $L(L+1)/2$ contiguous spans. The LayerNorms and the head keep
 # their trained values, as in the paper: only the adapters go.
 #
-# The sweep ran right after training (the trained model is not kept) and is stored with the
-# run. At its heart, for every span:
-#
-# ```python
-# with L.adapters_skipped(model, range(first, last + 1)):
-#     accuracy[first, last] = L.evaluate(model, tokenizer, dev)["accuracy"]
-# ```
-#
-# (`L.ablation.span_measurements`; afterwards it checks every adapter is back on.)
+# The reference run (Houlsby, seed 0) kept its trained adapter beside its cache entry
+# (`cache.folder_for(...)`, written by `L.save_adapter`). Load it into a fresh pretrained model
+# and sweep: one evaluation of the dev set per span, plus one with every adapter on. On a
+# 2-core CPU, with 12 layers (79 evaluations), expect minutes; nothing here is cached.
 
 # %% tags=["nbval-ignore-output"]
+from tqdm.auto import tqdm
+
 dev = data["validation"]
-span_run = run(houlsby)
-baseline = span_run["span_baseline"]
-span_acc = L.ablation.matrix_from_json(span_run["span_accuracy"])
+span_run = run(houlsby)  # the reference run's numbers (its training time, its dev accuracy)
+span_model, _ = L.load_base_model(choice, data["train"].features["label"].names)
+L.load_adapter(span_model, cache.folder_for(reference.settings))
+span_model.to(L.pick_device())
+
+
+def accuracy(model):
+    return 100 * L.evaluate(model, tokenizer, dev)["accuracy"]
+
+
+baseline = accuracy(span_model)
+span_acc = np.full((n_layers, n_layers), np.nan)  # [first, last]; no span below the diagonal
+for first, last in tqdm(S.spans(n_layers), desc="spans"):
+    with L.adapters_skipped(span_model, range(first, last + 1)):
+        span_acc[first, last] = accuracy(span_model)
 delta = span_acc - baseline
-print(f"trained in {span_run['train_seconds']:.0f} s; dev accuracy with every adapter on: {baseline:.1f}%")
+restored = L.skipped_layers(span_model) == [] and accuracy(span_model) == baseline
+print(f"trained in {span_run['train_seconds']:.0f} s; dev accuracy with every adapter on: {baseline:.1f}% "
+      f"(the training run measured {100 * span_run['accuracy']:.1f}%)")
 
 # %% tags=["nbval-check-output"]
 L.notebook.check("one entry per span [first, last], layers x layers", delta.shape == (n_layers, n_layers))
-L.notebook.check("upper triangular (no span has last < first)", L.ablation.is_upper_triangular(delta))
-L.notebook.check("every adapter back on after the sweep, same accuracy as before", span_run["restored"])
+L.notebook.check("upper triangular (no span has last < first)", S.is_upper_triangular(delta))
+L.notebook.check("every adapter back on after the sweep, same accuracy as before", restored)
+L.notebook.check("the reloaded adapter scores what its training run scored (within one dev pair)",
+                 abs(baseline - 100 * span_run["accuracy"]) <= 100 / len(dev) + 1e-9)
 
 # %% [markdown]
 # Rows: the first layer whose adapters are removed; columns: the last. The diagonal removes
@@ -242,8 +255,8 @@ diagonal = np.diag(delta)
 worst_single = int(np.argmin(diagonal))
 all_off = span_acc[0, n_layers - 1]
 half = n_layers // 2
-lower = [delta[f, l] for f, l in L.ablation.spans(n_layers) if l < half]
-upper = [delta[f, l] for f, l in L.ablation.spans(n_layers) if f >= half]
+lower = [delta[f, l] for f, l in S.spans(n_layers) if l < half]
+upper = [delta[f, l] for f, l in S.spans(n_layers) if f >= half]
 
 single_cost = max(0.0, -diagonal.min())  # points lost by the most harmful single layer; 0 if none hurt
 print(f"One layer's adapters removed: at most {single_cost:.1f} points lost (worst: layer {worst_single}); "
@@ -318,10 +331,10 @@ print(f"reference adapter over {len(reference_runs)} seeds: dev accuracy "
 init_runs = [{"init_std": std, "seed": seed, **run(replace(houlsby, init_std=std), seed)}
              for std in INIT_STDS for seed in budget.seeds]
 init_runs = pd.DataFrame(init_runs)
-L.ablation.seed_spread(init_runs, "init_std").round(1)
+L.plots.seed_spread(init_runs, "init_std").round(1)
 
 # %% tags=["nbval-ignore-output"]
-ax = L.ablation.plot_seed_spread(init_runs, "init_std", logx=True, reference=majority)
+ax = L.plots.plot_seed_spread(init_runs, "init_std", logx=True, reference=majority)
 ax.set(xlabel="init std σ of both projections (log scale)", title=f"Initialisation scale ({len(budget.seeds)} seed(s) each)");
 
 # %% tags=["nbval-ignore-output"]
@@ -341,7 +354,7 @@ print(f"σ ≤ 1e-2: mean dev accuracy {small.min():.1f}% to {small.max():.1f}% 
 # %% tags=["nbval-ignore-output"]
 size_runs = pd.DataFrame([{"m": m, "seed": seed, **run(replace(houlsby, bottleneck=m), seed)}
                           for m in BOTTLENECKS for seed in budget.seeds])
-size_table = L.ablation.seed_spread(size_runs, "m").round(1)
+size_table = L.plots.seed_spread(size_runs, "m").round(1)
 size_table.insert(0, ("trainable %", ""), size_runs.groupby("m")["trainable_pct"].first().round(2))
 size_table.insert(1, ("trainable % without head", ""), size_runs.groupby("m")["trainable_without_head_pct"].first().round(2))
 size_table.insert(2, ("adapter params", ""), size_runs.groupby("m")["adapter_params"].first())
@@ -356,7 +369,7 @@ L.notebook.check("adapter parameters = 2L adapters x (2dm + d + m) for every m",
 L.notebook.check("trainable share grows with m", per_m["trainable_pct"].is_monotonic_increasing)
 
 # %% tags=["nbval-ignore-output"]
-ax = L.ablation.plot_seed_spread(size_runs, "trainable_pct", logx=True, reference=majority)
+ax = L.plots.plot_seed_spread(size_runs, "trainable_pct", logx=True, reference=majority)
 for m, row in per_m.iterrows():
     ax.annotate(f"m={m}", (row["trainable_pct"], 100 * size_runs[size_runs.m == m]["accuracy"].mean()),
                 textcoords="offset points", xytext=(4, 6), fontsize=8)
@@ -397,7 +410,7 @@ placement_runs = {name: run(config) for name, config in PLACEMENTS.items()}
 pairs, tokens, passes = budget.latency
 # Latency depends on the architecture, not on what the weights learned: one model carries
 # every placement as a named adapter, and they take turns pass by pass with the plain base.
-placement_latency = L.ablation.variant_latency(choice, PLACEMENTS, pairs, tokens, passes=passes)
+placement_latency = S.variant_latency(choice, PLACEMENTS, pairs, tokens, passes=passes)
 base_latency = placement_latency["base"]
 placement_table = pd.DataFrame({
     name: {"adapters": r["n_adapters"], "adapter params": r["adapter_params"],
@@ -448,7 +461,7 @@ print(f"most accurate placement here: {best}. One seed each, so read the gaps ag
 #
 # ## 5 · AdapterDrop: no adapters in the lowest k layers
 # Rücklé et al. (2021) remove adapters from the lowest k layers. If, in addition, nothing else
-# below layer k trains (their LayerNorms stay frozen too, `L.ablation.freeze_layers_below`), the
+# below layer k trains (their LayerNorms stay frozen too, `S.freeze_layers_below`), the
 # backward pass can stop at layer k: training gets faster and needs less memory. For one task
 # at inference the saving is only the adapters' own compute, which is small: expect no
 # speed-up beyond the noise (notebook 03's note on the handout); the big inference win comes
@@ -463,7 +476,7 @@ print(f"most accurate placement here: {best}. One seed each, so read the gaps ag
 # %% tags=["nbval-ignore-output"]
 drop_runs = pd.DataFrame([{"k": k, **run(dropped(k), frozen_below=k)} for k in range(n_layers + 1)]).set_index("k")
 # k = L has no adapter at all: its latency is the plain base model's.
-drop_latency = L.ablation.variant_latency(choice, {k: dropped(k) for k in range(n_layers)}, pairs, tokens, passes=passes)
+drop_latency = S.variant_latency(choice, {k: dropped(k) for k in range(n_layers)}, pairs, tokens, passes=passes)
 drop_runs["latency_ms"] = [drop_latency[k] if k < n_layers else drop_latency["base"] for k in drop_runs.index]
 speed0, latency0 = drop_runs.loc[0, "train_samples_per_second"], drop_runs.loc[0, "latency_ms"]
 drop_table = pd.DataFrame({
@@ -554,7 +567,7 @@ results = {
     "notebook": "04-Ablations", "profile": profile.to_dict(), "budget": dataclasses.asdict(budget),
     "model": choice.display_name, "offline_default": choice.offline_default, "data": source,
     "hardware": L.notebook.hardware(), "majority_rate": majority,
-    "span_ablation": {"baseline_accuracy": baseline, "delta_points": L.ablation.matrix_to_json(delta)},
+    "span_ablation": {"baseline_accuracy": baseline, "delta_points": S.matrix_to_json(delta)},
     "init_scale": init_runs.to_dict("records"),
     "bottleneck": size_runs.to_dict("records"),
     "reference_seeds": reference_runs.to_dict("records"),

@@ -15,7 +15,7 @@
 #   fairer still, and costs a sweep per method.
 #
 # The lab's own adapters (Houlsby, FFN-only, scaled parallel) come from `labutils`; LoRA, prefix
-# tuning, prompt tuning and IA3 come from `peft` with `TaskType.SEQ_CLS` (`L.baselines`).
+# tuning, prompt tuning and IA3 come from `peft` with `TaskType.SEQ_CLS` (`S.make_peft_model`).
 # Some adapter runs are notebook 04's, through the cache they share in `outputs/cache/04/`:
 # the Houlsby runs (all three seeds are 04's reference adapter) and FFN-only seed 0 (04's
 # FFN-only placement) have exactly 04's settings. The other FFN-only seeds and **all the
@@ -77,6 +77,7 @@ import numpy as np
 import pandas as pd
 
 import labutils as L
+from labutils import sweeps as S  # the experiment wing: budget, run cache, training jobs, peft
 
 profile = L.notebook.start(PROFILE)
 choice = L.resolve_model()
@@ -85,22 +86,22 @@ print(L.notebook.hardware())
 
 # %% [markdown]
 # ## Data, budget and cache
-# The same data and budget as notebook 04 (`L.ablation.Budget`): epochs, rows, batch size
+# The same data and budget as notebook 04 (`S.Budget`): epochs, rows, batch size
 # and the seeds of the reference adapter, which here are every method's seeds.
 
 # %% tags=["nbval-ignore-output"]
 from datasets import DatasetDict
 from transformers import AutoConfig
 
-budget = L.ablation.Budget.from_profile(profile)
+budget = S.Budget.from_profile(profile)
 seeds = budget.reference_seeds
 mrpc, source = L.load_glue("mrpc")
 raw = DatasetDict(train=L.subsample(mrpc["train"], budget.train_rows, seed=0),
                   validation=L.subsample(mrpc["validation"], budget.eval_rows, seed=0))
 tokenizer = L.load_tokenizer(choice)
 data = L.tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length)
-cache = L.ablation.RunCache(L.notebook.output_dir("cache", "04"))
-majority = L.ablation.majority_rate(data["validation"]["label"])
+cache = S.RunCache(L.notebook.output_dir("cache", "04"))
+majority = S.majority_rate(data["validation"]["label"])
 print(f"{budget.epochs:g} epoch(s), batch {budget.batch_size}, seeds {list(seeds)}")
 print(f"data from {source}: {len(data['train'])} training pairs, {len(data['validation'])} dev pairs; "
       f"majority class {100 * majority:.1f}%")
@@ -136,8 +137,8 @@ print(f"data from {source}: {len(data['train'])} training pairs, {len(data['vali
 # which rule applies here.
 
 # %% tags=["nbval-ignore-output"]
-methods = L.compare.default_methods(adapter_lr=budget.learning_rate, full_lr=profile.full_lr,
-                                    reduction_factor=profile.reduction_factor)
+methods = S.default_methods(adapter_lr=budget.learning_rate, full_lr=profile.full_lr,
+                            reduction_factor=profile.reduction_factor)
 print("head:", choice.pooler_note())
 pd.DataFrame([{"method": m.name, "kind": m.kind, "learning rate": m.learning_rate} for m in methods]).set_index("method")
 
@@ -153,15 +154,15 @@ pd.DataFrame([{"method": m.name, "kind": m.kind, "learning rate": m.learning_rat
 model_config = AutoConfig.from_pretrained(choice.name_or_path)
 d, n_layers = model_config.hidden_size, model_config.num_hidden_layers
 lora = next(m for m in methods if m.peft_method == "lora")
-lora_model, _ = L.compare.build(choice, lora)
-r = L.baselines.DEFAULT_CONFIGS["lora"]["r"]
+lora_model, _ = S.build(choice, lora)
+r = S.DEFAULT_CONFIGS["lora"]["r"]
 lora_weights = sum(p.numel() for n, p in lora_model.named_parameters() if "lora_" in n)
 print("LoRA weights == layers x 2 matrices x 2rd:", lora_weights == n_layers * 2 * 2 * r * d)
 houlsby = next(m for m in methods if m.name == "Houlsby adapters")
-adapter_model, _ = L.compare.build(choice, houlsby)
+adapter_model, _ = S.build(choice, houlsby)
 m = houlsby.adapter.bottleneck_for(d)
 print("Houlsby weights == layers x 2 adapters x (2dm + d + m):",
-      L.adapter_parameter_count(adapter_model, L.ablation.ADAPTER_NAME) == n_layers * 2 * L.adapter_param_count(d, m))
+      L.adapter_parameter_count(adapter_model, S.ADAPTER_NAME) == n_layers * 2 * L.adapter_param_count(d, m))
 del lora_model, adapter_model
 
 # %% [markdown]
@@ -174,7 +175,7 @@ del lora_model, adapter_model
 
 # %% tags=["nbval-ignore-output"]
 base_params = sum(p.numel() for p in L.load_base_model(choice)[0].parameters())
-footprints = {m.name: L.compare.footprint(choice, m, base_params) for m in methods}
+footprints = {m.name: S.footprint(choice, m, base_params) for m in methods}
 unavailable = {name: f["unavailable"] for name, f in footprints.items() if "unavailable" in f}
 pd.DataFrame([{"method": name, "trainable params": f"{f['trainable_params']:,}", "trainable %": f"{f['trainable_pct']:.3f}",
                "trainable % without head": f"{f['trainable_without_head_pct']:.3f}",
@@ -194,31 +195,26 @@ for name, cause in unavailable.items():
 
 # %% [markdown]
 # ## Training: every method, every seed
-# `L.compare.method_job` describes one run; `L.runs.run_jobs` trains what the cache lacks, two
-# at a time on a CPU, each stored the moment it finishes (interrupt and resume at will). With
-# the same budget, the Houlsby runs and FFN-only seed 0 may already be there from notebook 04;
-# the parallel runs never are (04's *parallel* is another configuration).
+# `S.method_job` describes one run; `S.run_jobs` trains what the cache lacks, two
+# at a time on a CPU, each stored the moment it finishes (interrupt and resume at will). An
+# adapter method's run is notebook 04's run of that adapter, with the same key: with the same
+# budget, the Houlsby runs and FFN-only seed 0 may already be there from notebook 04; the
+# parallel runs never are (04's *parallel* is another configuration).
 
 # %% tags=["nbval-ignore-output"]
-def tag_for(method, seed):
-    """Notebook 04's reference run (Houlsby, seed 0) carries its layer-span sweep: share it."""
-    return "span-ablation" if method.kind == "adapter" and method.adapter == houlsby.adapter and seed == 0 else None
-
-
 # Seed by seed, so that an interrupted run already has every method once.
-jobs = [L.compare.method_job(choice, data, m, budget, seed, tag=tag_for(m, seed))
-        for seed in seeds for m in methods if m.name not in unavailable]
+plan = [(m, seed) for seed in seeds for m in methods if m.name not in unavailable]
+jobs = [S.method_job(choice, data, m, budget, seed) for m, seed in plan]
 todo = [job for job in jobs if cache.get(job.settings) is None]
 print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already in the cache")
 start = time.perf_counter()
-results = L.runs.run_jobs(cache, jobs, workers=budget.workers, desc="comparison runs")
+results = S.run_jobs(cache, jobs, workers=budget.workers, desc="comparison runs")
 print(f"{len(todo)} runs trained now, in {(time.perf_counter() - start) / 60:.1f} min")
 run_minutes = sum(r.get("wall_seconds", 0) for r in results) / 60
 print(f"the {len(jobs)} runs took {run_minutes:.0f} min of run time in all (summed; two at a time on a CPU)")
 
 # %% tags=["nbval-ignore-output"]
-per_run = pd.DataFrame([{"method": job.kwargs["method"].name, "seed": job.kwargs["seed"], **result}
-                     for job, result in zip(jobs, results)])
+per_run = pd.DataFrame([{"method": m.name, "seed": seed, **result} for (m, seed), result in zip(plan, results)])
 failed_in_training = sorted(per_run.loc[per_run["unavailable"].notna(), "method"].unique()) if "unavailable" in per_run else []
 for name in failed_in_training:
     unavailable[name] = per_run.loc[per_run.method == name, "unavailable"].iloc[0]
@@ -235,8 +231,8 @@ print(f"{len(trained)} trained runs; unavailable: {sorted(unavailable) or 'none'
 
 # %% tags=["nbval-ignore-output"]
 pairs, tokens, passes = budget.latency
-latency = L.compare.method_latency(choice, [m for m in methods if m.name not in unavailable], pairs, tokens,
-                                   passes=passes)
+latency = S.method_latency(choice, [m for m in methods if m.name not in unavailable], pairs, tokens,
+                           passes=passes)
 latency["full fine-tuning"] = latency["base model"]
 print(f"ms per batch of {pairs} pairs x {tokens} tokens (median of {passes} passes, the models taking turns):")
 pd.Series({k: round(v, 1) for k, v in latency.items()}, name="latency (ms)").to_frame()

@@ -1,39 +1,39 @@
 """Comparing fine-tuning methods on one model, one dataset and one training budget.
 
 The rows: full fine-tuning; the lab's Houlsby, FFN-only and scaled parallel adapters; and peft's
-LoRA, prefix tuning, prompt tuning and IA3 (`labutils.baselines`). Every method trains from
+LoRA, prefix tuning, prompt tuning and IA3 (`labutils.sweeps.baselines`). Every method trains from
 the same pretrained weights on the same rows for the same number of epochs and seeds; each
 keeps its own learning rate (`Method.learning_rate`, from its paper's range except LoRA's 1e-3,
 above the LoRA paper's; not tuned on the dev set), because no single rate suits both 22 million weights and a few thousand.
 
 What a run measures (dev accuracy and F1, training time, peak memory) comes from
-`train_method`, which runs under `labutils.runs` like the ablations, so finished runs are
-cached and two train side by side on a CPU. What depends only on the architecture
+`train_method` (adapter methods: notebook 04's `train_adapter` runs, shared through the cache),
+run by `run_jobs` like the ablations, so finished runs are cached and two train side by side
+on a CPU. What depends only on the architecture
 (parameter counts, the size of the file one task needs, inference latency) is measured once
 per method on an untrained model (`footprint`, `method_latency`).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .ablation import ADAPTER_NAME, CACHE_VERSION, Budget, data_fingerprint, run_settings
-from .baselines import PeftMethodUnavailable, make_peft_model
-from .config import AdapterConfig
-from .device import pick_device, pick_precision
-from .freeze import is_head, unfreeze_all
-from .hub import ModelChoice, base_fingerprint, load_base_model
-from .io import adapter_file_size, model_file_size, save_adapter
-from .latency import forward_pass, interleaved_latency, synthetic_batch
-from .recipes import adapter_model
-from .runs import Job  # noqa: F401
-from .train import set_seed, train, training_arguments
+from ..config import AdapterConfig
+from ..device import pick_device
+from ..params import is_head, unfreeze_all
+from ..hub import ModelChoice, load_base_model
+from ..io import adapter_file_size, model_file_size, save_adapter
+from ..latency import forward_pass, interleaved_latency, synthetic_batch
+from ..recipes import adapter_model
+from ..train import set_seed
+from .baselines import PeftMethodUnavailable, library_versions, make_peft_model
+from .budget import Budget
+from .measure import ADAPTER_NAME, adapter_job, run_key, train_adapter, train_and_measure
+from .runs import Job
 
 KINDS = ("full", "adapter", "peft")
 
@@ -57,16 +57,25 @@ class Method:
             raise ValueError(f"method {self.name!r} is a peft method but names none (lora, prefix, prompt, ia3).")
 
 
+def adapter_variants(reduction_factor: int = 16) -> dict:
+    """The three adapter layouts the lab compares, with the same bottleneck size m = d / r."""
+    houlsby = AdapterConfig(reduction_factor=reduction_factor, placement="houlsby")
+    return {
+        # Houlsby et al. (2019): after attention and after the FFN, in sequence.
+        "Houlsby adapters": houlsby,
+        # Houlsby's FFN adapter alone: half the adapters. Not the Pfeiffer configuration
+        # (AdapterHub's SeqBnConfig), which is wired differently and is not implemented here.
+        "FFN-only adapters": dataclasses.replace(houlsby, placement="ffn"),
+        # He et al. (2022): beside the FFN, fed its input, output scaled by 4 (their best setting).
+        "scaled parallel adapters": dataclasses.replace(houlsby, placement="ffn", mode="parallel", scaling=4.0),
+    }
+
+
 def default_methods(adapter_lr: float, full_lr: float, reduction_factor: int = 16) -> list:
     """The eight rows of notebook 05, with one learning rate each from the methods' papers."""
-    houlsby = AdapterConfig(reduction_factor=reduction_factor, placement="houlsby")
     return [
         Method("full fine-tuning", "full", full_lr),
-        Method("Houlsby adapters", "adapter", adapter_lr, adapter=houlsby),
-        Method("FFN-only adapters", "adapter", adapter_lr, adapter=dataclasses.replace(houlsby, placement="ffn")),
-        # He et al. (2022): beside the FFN, fed its input, output scaled by 4 (their best setting).
-        Method("scaled parallel adapters", "adapter", adapter_lr,
-               adapter=dataclasses.replace(houlsby, placement="ffn", mode="parallel", scaling=4.0)),
+        *(Method(name, "adapter", adapter_lr, adapter=config) for name, config in adapter_variants(reduction_factor).items()),
         # LoRA used 4e-4..5e-4 for RoBERTa-base over 30+ epochs; a two-epoch budget needs more.
         Method("LoRA", "peft", 1e-3, peft_method="lora"),
         # Prefix and prompt tuning train a few vectors and need much larger steps (P-tuning v2, Lester et al.).
@@ -76,35 +85,20 @@ def default_methods(adapter_lr: float, full_lr: float, reduction_factor: int = 1
     ]
 
 
-def _versions() -> dict:
-    import peft
-    import transformers
+def method_job(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0) -> Job:
+    """The `Job` that trains `method` once, with its own learning rate.
 
-    return {"transformers": transformers.__version__, "peft": peft.__version__}
-
-
-def method_settings(choice: ModelChoice, data, method: Method, budget: Budget, seed: int,
-                    tag: Optional[str] = None) -> dict:
-    """The cache key of one run. Adapter runs use the ablations' key, so 04 and 05 share them."""
+    An adapter method is the very adapter run notebook 04 plans (`adapter_job`): same key, shared.
+    """
     budget = dataclasses.replace(budget, learning_rate=method.learning_rate)
+    label = f"{method.name}, seed {seed}"
     if method.kind == "adapter":
-        return run_settings(choice, data, method.adapter, budget, seed, tag=tag)
-    device = pick_device()
-    return {
-        "version": CACHE_VERSION,
-        "task": "mrpc",
-        # What the model is (its config and weights), not its folder's name: two folders named
-        # `bert` with other weights must not share runs.
-        "model": base_fingerprint(choice),
-        "train_data": data_fingerprint(data["train"]),
-        "dev_data": data_fingerprint(data["validation"]),
-        "method": {"kind": method.kind, "peft_method": method.peft_method, "options": [list(o) for o in method.peft_options]},
-        "budget": budget.recipe(),
-        "seed": int(seed),
-        "device": device,
-        "precision": pick_precision(device),
-        "libraries": _versions(),  # whether a peft method works at all depends on them
-    }
+        return adapter_job(choice, data, method.adapter, budget, seed, label=label)
+    trains = {"method": {"kind": method.kind, "peft_method": method.peft_method,
+                         "options": [list(o) for o in method.peft_options]},
+              "libraries": library_versions()}  # whether a peft method works at all depends on them
+    return Job(run_key(choice, data, budget, seed, trains), train_method,
+               dict(choice=choice, data=data, method=method, budget=budget, seed=seed), label)
 
 
 def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
@@ -122,47 +116,20 @@ def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
     return model, tokenizer
 
 
-def train_method(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0,
-                 tag: Optional[str] = None) -> dict:
-    """Train `method` from the pretrained weights with `budget`; a plain dict of what it measured.
+def train_method(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0) -> dict:
+    """Train `method` from the pretrained weights with `budget` (and the method's learning rate).
 
-    Adapter methods are `labutils.ablation.train_variant` runs (the same runs as notebook 04).
     A peft method that cannot be built returns {"unavailable": cause} instead of failing the sweep.
     """
     budget = dataclasses.replace(budget, learning_rate=method.learning_rate)
     if method.kind == "adapter":
-        from .ablation import train_variant
-        return train_variant(choice, data, method.adapter, budget, seed, tag=tag)
+        return train_adapter(choice, data, method.adapter, budget, seed)
     set_seed(seed)
     try:
         model, tokenizer = build(choice, method, data["train"].features["label"].names)
     except PeftMethodUnavailable as e:
         return {"unavailable": str(e)}
-    with tempfile.TemporaryDirectory(prefix="compare-run-") as run_dir:
-        args = training_arguments(run_dir, epochs=budget.epochs, learning_rate=budget.learning_rate,
-                                  batch_size=budget.batch_size, seed=seed, max_steps=budget.max_steps,
-                                  eval_each_epoch=False, logging_steps=50, disable_tqdm=True)
-        with contextlib.redirect_stdout(io.StringIO()):
-            result = train(model, tokenizer, data["train"], data["validation"], args)
-    return {
-        "accuracy": result.metrics["eval_accuracy"],
-        "f1": result.metrics["eval_f1"],
-        "mcc": result.metrics.get("eval_mcc", 0.0),
-        "eval_loss": result.metrics.get("eval_loss"),
-        "train_seconds": result.train_seconds,
-        "train_samples_per_second": result.samples_per_second,
-        "peak_memory_mib": result.peak_memory_mib,
-        "device": result.device,
-        "precision": result.precision,
-    }
-
-
-def method_job(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0,
-               tag: Optional[str] = None) -> Job:
-    """The `labutils.runs.Job` that trains `method` once."""
-    return Job(method_settings(choice, data, method, budget, seed, tag=tag), "labutils.compare:train_method",
-               dict(choice=choice, data=data, method=method, budget=budget, seed=seed, tag=tag),
-               label=f"{method.name}, seed {seed}")
+    return train_and_measure(model, tokenizer, data, budget, seed)
 
 
 def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
@@ -179,14 +146,11 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     # Every method trains a classification layer; without it the shares compare the methods themselves.
     head = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and is_head(n))
-    with tempfile.TemporaryDirectory() as tmp:
-        if method.kind == "full":
-            stored = model_file_size(model)
-        elif method.kind == "adapter":
+    if method.kind == "adapter":
+        with tempfile.TemporaryDirectory() as tmp:
             stored = adapter_file_size(save_adapter(model, Path(tmp) / "adapter", ADAPTER_NAME, task="mrpc"))
-        else:
-            model.save_pretrained(tmp)
-            stored = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
+    else:  # what `save_pretrained` writes: the whole model, or for peft its own weights and the head
+        stored = model_file_size(model)
     return {"trainable_params": trainable, "trainable_pct": 100.0 * trainable / base_params,
             "head_params": head, "trainable_without_head_pct": 100.0 * (trainable - head) / base_params,
             "stored_bytes": stored}

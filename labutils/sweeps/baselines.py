@@ -1,9 +1,9 @@
 """The methods adapters are compared with: peft's LoRA, prefix tuning, prompt tuning and IA3,
-built on the same BERT sequence classifier, and the three adapter variants of the lab.
+built on the same BERT sequence classifier.
 
 All four peft methods use ``TaskType.SEQ_CLS``, so peft trains (a copy of) the classification
 head next to the method's own parameters and freezes everything else. The pooler trains as
-well exactly where the lab's adapters train it (`labutils.freeze.pooler_trains`: on the
+well exactly where the lab's adapters train it (`labutils.params.pooler_trains`: on the
 packaged MiniLM, whose pooler never learned a sentence-level task; frozen on BERT, as in the
 paper), so every row has the same head. Default settings follow the
 methods' papers at the size the lab uses; any of them can be overridden by keyword.
@@ -15,13 +15,12 @@ show why it is empty instead of dropping it silently.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Dict
+from typing import Dict
 
 import torch
 from torch import nn
 
-from .config import AdapterConfig
-from .freeze import pooler_trains
+from ..params import pooler_trains
 
 PEFT_METHODS = ("lora", "prefix", "prompt", "ia3")
 
@@ -61,11 +60,16 @@ def _peft_config(method: str, **kwargs):
     return classes[method](**settings)
 
 
-def _versions() -> str:
+def library_versions() -> dict:
+    """The versions a peft method's behaviour depends on (part of a peft run's cache key)."""
     import peft
     import transformers
 
-    return f"transformers {transformers.__version__}, peft {peft.__version__}"
+    return {"transformers": transformers.__version__, "peft": peft.__version__}
+
+
+def _versions() -> str:
+    return ", ".join(f"{name} {version}" for name, version in library_versions().items())
 
 
 def _explain(method: str, model: nn.Module, error: Exception) -> str:
@@ -126,37 +130,3 @@ def make_peft_model(model: nn.Module, method: str, check: bool = True, **kwargs)
     except Exception as e:  # noqa: BLE001 - every failure here is reported as "method unavailable"
         raise PeftMethodUnavailable(_explain(method, model, e)) from e
     return peft_model
-
-
-def trainable_parameter_count(model: nn.Module) -> int:
-    """Parameters with requires_grad, counted once each (peft's modules_to_save copies included)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def adapter_variants(reduction_factor: int = 16) -> Dict[str, AdapterConfig]:
-    """The three adapter layouts the lab compares, with the same bottleneck size m = d / r."""
-    return {
-        # Houlsby et al. (2019): after attention and after the FFN, in sequence.
-        "houlsby": AdapterConfig(reduction_factor=reduction_factor, placement="houlsby"),
-        # Houlsby's FFN adapter alone: half the adapters and about half the cost. Not the Pfeiffer
-        # configuration (AdapterHub's SeqBnConfig), which is wired differently (residual taken
-        # before the FFN's LayerNorm, an extra LayerNorm) and is not implemented here.
-        "ffn_only": AdapterConfig(reduction_factor=reduction_factor, placement="ffn"),
-        # He et al. (2022): beside the FFN, fed the sublayer's input; they found scale 4 best for it.
-        "parallel": AdapterConfig(reduction_factor=reduction_factor, placement="ffn", mode="parallel", scaling=4.0),
-    }
-
-
-def build_all(model_factory: Callable[[], nn.Module], methods=PEFT_METHODS) -> Dict[str, object]:
-    """method -> peft model, or the `PeftMethodUnavailable` that explains why there is none.
-
-    `model_factory` returns a fresh base model each call, since peft modifies what it wraps.
-    """
-    built = {}
-    for method in methods:
-        try:
-            built[method] = make_peft_model(model_factory(), method)
-        except PeftMethodUnavailable as e:
-            built[method] = e
-    return built
-

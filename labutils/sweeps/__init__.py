@@ -1,0 +1,15 @@
+"""labutils.sweeps: what notebooks 04 and 05 need to run many trainings, on top of the lesson.
+
+One budget (`Budget`), one cache key (`measure.run_key`), one train-and-measure function
+(`measure.train_and_measure`), the run cache and its jobs (`RunCache`, `Job`, `run_jobs`),
+the ablations' pieces, the method comparison and its peft baselines. Nothing in the lesson
+package imports this wing.
+"""
+from .budget import Budget
+from .runs import Job, RunCache, run_jobs, stable_key
+from .ablation import (freeze_layers_below, is_upper_triangular, majority_rate, matrix_from_json, matrix_to_json,
+                       spans, variant_latency)
+from .measure import ADAPTER_NAME, adapter_job, train_adapter
+from .baselines import DEFAULT_CONFIGS, PEFT_METHODS, PeftMethodUnavailable, make_peft_model
+from .compare import Method, adapter_variants, build, default_methods, footprint, method_job, method_latency
+from . import ablation, baselines, budget, compare, measure, pool, runs
