@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "labutils"
-# The sweep machinery, being moved into `labutils/sweeps/`, and the Colab setup: not checked yet.
-NOT_CHECKED = {"ablation", "runs", "compare", "baselines", "profiles", "colab"}
-WING = {"sweeps", "ablation", "runs", "compare", "baselines"}
+# The Colab setup stands alone (loaded by its path before the install; tests/test_colab.py).
+NOT_CHECKED = {"colab"}
+WING = {"sweeps"}  # 04 and 05's sweep machinery, on top of the lesson
 MAX_LINES = 300
 
 
@@ -46,9 +46,12 @@ def _graph() -> dict:
     return {name: _imports(name, path, modules) for name, path in modules.items()}
 
 
+def _checked(name: str) -> bool:
+    return name.split(".")[0] not in NOT_CHECKED
+
+
 def _lesson(name: str) -> bool:
-    top = name.split(".")[0]
-    return name != "" and top not in NOT_CHECKED and top != "sweeps"
+    return name != "" and _checked(name) and name.split(".")[0] not in WING
 
 
 def _cycle(graph: dict):
@@ -58,7 +61,7 @@ def _cycle(graph: dict):
     def visit(node, stack):
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
-            if not _lesson(nxt):
+            if not _checked(nxt) or nxt == "":
                 continue
             if state.get(nxt) == "open":
                 return stack[stack.index(nxt):] + [nxt]
@@ -69,7 +72,7 @@ def _cycle(graph: dict):
         state[node] = "done"
         return None
 
-    for start in sorted(n for n in graph if _lesson(n)):
+    for start in sorted(n for n in graph if n and _checked(n)):
         if start not in state:
             found = visit(start, [start])
             if found:
@@ -85,7 +88,7 @@ def test_the_graph_reader_sees_the_imports():
     assert {"io", "multitask"} <= graph[""]
 
 
-def test_no_import_cycle_among_the_lesson_modules():
+def test_no_import_cycle_in_the_package():
     cycle = _cycle(_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
@@ -107,13 +110,22 @@ def test_no_lesson_module_imports_the_experiment_wing():
 
 
 def test_the_wing_check_finds_an_arrow_up():
-    graph = {"io": {"sweeps.cache", "layer"}, "plots": {"ablation"}, "sweeps.cache": {"io"}, "layer": set()}
-    assert _wing_imports(graph) == {"io": ["sweeps.cache"], "plots": ["ablation"]}
+    graph = {"io": {"sweeps.runs", "layer"}, "plots": {"sweeps"}, "sweeps.runs": {"io"}, "layer": set()}
+    assert _wing_imports(graph) == {"io": ["sweeps.runs"], "plots": ["sweeps"]}
 
 
-def test_no_lesson_module_is_too_long():
+def test_no_module_is_too_long():
     counts = {name or "__init__": len(path.read_text(encoding="utf-8").splitlines())
-              for name, path in _modules().items() if _lesson(name) or name == ""}
+              for name, path in _modules().items() if _checked(name)}
     long = {name: n for name, n in counts.items() if n > MAX_LINES}
     table = "\n".join(f"{n:5d}  {name}.py" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    assert not long, f"lesson modules over {MAX_LINES} lines: {sorted(long)}\n{table}"
+    assert not long, f"modules over {MAX_LINES} lines: {sorted(long)}\n{table}"
+
+
+def test_the_wing_sits_on_top():
+    """The wing imports the lesson (it trains lesson models); the notebooks 01-03 never need it."""
+    graph = _graph()
+    assert any(t.split(".")[0] not in WING for t in graph["sweeps.measure"])
+    for name in ("01-Setup", "02-Train", "03-Inference"):
+        source = (PACKAGE.parent / "tools" / "nbsrc" / f"{name}.py").read_text(encoding="utf-8")
+        assert "sweeps" not in source, f"{name} uses the experiment wing; 01-03 stand on the lesson alone"
