@@ -49,7 +49,7 @@ gpu-kit: install
 unit: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
 
-# Maintainers: rebuild the notebooks from tools/nbsrc and store a real run's outputs in them.
+# Maintainers: rebuild the notebooks from notebook-sources and store a real run's outputs in them.
 notebooks-commit: install
 	$(PY) tools/build_notebooks.py
 	@for nb in $(NOTEBOOKS); do \

@@ -22,7 +22,7 @@ if compgen -G "$KIT/whl/*.whl" >/dev/null; then
   "$PY" -m pip install -q --root-user-action=ignore --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/lab-site "$KIT"/whl/*.whl || exit 3
   export PYTHONPATH=/tmp/lab-site${PYTHONPATH:+:$PYTHONPATH}
 fi
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}  # tools/nbsrc/02-Train.py imports labutils from here
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}  # notebook-sources/02-Train.py imports labutils from here
 export LAB_MODEL="$KIT/all-MiniLM-L6-v2-fp16" LAB_DATA_DIR="$KIT/glue" HF_HUB_OFFLINE=1 \
        TRANSFORMERS_VERBOSITY=error PYTHONUNBUFFERED=1 MPLBACKEND=Agg TQDM_DISABLE=1
 mkdir -p "$RES"
@@ -44,7 +44,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 G="--steps ${GPU_STEPS:-50} --warmup 5 --repeats ${GPU_STEPS:-50}"
 # Most wanted first: if the machine's time runs out, what is left is the least needed.
 step "bench_training (MiniLM)" 100 "$PY" benchmarks/bench_training.py $G --out $RES/bench.json
-step "02-Train on CUDA (profile ${LAB_PROFILE:=full})" 200 env LAB_PROFILE="$LAB_PROFILE" LAB_OUTPUT_DIR="$RES/02-train-$LAB_PROFILE" "$PY" tools/nbsrc/02-Train.py
+step "02-Train on CUDA (profile ${LAB_PROFILE:=full})" 200 env LAB_PROFILE="$LAB_PROFILE" LAB_OUTPUT_DIR="$RES/02-train-$LAB_PROFILE" "$PY" notebook-sources/02-Train.py
 step "random BERT-base" 40 "$PY" benchmarks/random_bert.py /tmp/bert-base-random
 step "bench_training (BERT-base shape)" 100 "$PY" benchmarks/bench_training.py $G --model /tmp/bert-base-random --out $RES/bench_bert_base.json
 step "bench_training (MiniLM, torch.compile)" 120 "$PY" benchmarks/bench_training.py $G --compile --out $RES/bench_compile.json

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from build_notebooks import parse  # noqa: E402
 import colab_badges  # noqa: E402
 
-SOURCES = sorted((ROOT / "tools" / "nbsrc").glob("*.py"))
+SOURCES = sorted((ROOT / "notebook-sources").glob("*.py"))
 DRIVE_LINE = 'DRIVE = "/content/drive"'
 # A stand-in lab: its setup only records how it was called and from where.
 FAKE_SETUP = ("import json, os\n"

@@ -127,5 +127,5 @@ def test_the_wing_sits_on_top():
     graph = _graph()
     assert any(t.split(".")[0] not in WING for t in graph["sweeps.measure"])
     for name in ("01-Setup", "02-Train", "03-Inference"):
-        source = (PACKAGE.parent / "tools" / "nbsrc" / f"{name}.py").read_text(encoding="utf-8")
+        source = (PACKAGE.parent / "notebook-sources" / f"{name}.py").read_text(encoding="utf-8")
         assert "sweeps" not in source, f"{name} uses the experiment wing; 01-03 stand on the lesson alone"

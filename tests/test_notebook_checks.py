@@ -22,7 +22,7 @@ TRUTH_CALLS = {"equal", "array_equal", "allclose", "isclose", "all", "any", "isi
 
 
 def _cells(name):
-    return parse((ROOT / "tools" / "nbsrc" / f"{name}.py").read_text())
+    return parse((ROOT / "notebook-sources" / f"{name}.py").read_text())
 
 
 # --- check(): prints what the cells printed, stops the notebook when false ---------------------
@@ -75,7 +75,7 @@ def test_no_check_cell_prints_a_bare_truth_value(name):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print"
                     and _prints_a_truth_value(node)):
                 offenders.append(ast.get_source_segment(cell.source, node))
-    assert not offenders, (f"tools/nbsrc/{name}.py: check cells print a True/False that nothing enforces; "
+    assert not offenders, (f"notebook-sources/{name}.py: check cells print a True/False that nothing enforces; "
                            f"use L.notebook.check(claim, ok) instead: {offenders}")
 
 

@@ -15,17 +15,17 @@ MACHINE_PATH = re.compile(r"/(work|tmp|root|home|Users|content)/[^\s\"']*")
 
 
 def test_every_notebook_has_a_source():
-    assert {p.stem for p in NOTEBOOKS} == {p.stem for p in (ROOT / "tools" / "nbsrc").glob("*.py")}
+    assert {p.stem for p in NOTEBOOKS} == {p.stem for p in (ROOT / "notebook-sources").glob("*.py")}
     assert len(NOTEBOOKS) >= 3
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_code_cells_match_their_source(path):
     nb = json.loads(path.read_text())
-    fresh = parse((ROOT / "tools" / "nbsrc" / f"{path.stem}.py").read_text())
+    fresh = parse((ROOT / "notebook-sources" / f"{path.stem}.py").read_text())
     code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     assert code == [c.source for c in fresh if c.cell_type == "code"], \
-        "notebook and tools/nbsrc source differ: rebuild with tools/build_notebooks.py and re-run"
+        "notebook and notebook-sources/ source differ: rebuild with tools/build_notebooks.py and re-run"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -1,4 +1,4 @@
-"""Build the lab's notebooks from their sources in tools/nbsrc/ (jupytext's percent format).
+"""Build the lab's notebooks from their sources in notebook-sources/ (jupytext's percent format).
 
     # %% [markdown]            a markdown cell; its lines start with "# "
     # %%                       a code cell
@@ -19,7 +19,7 @@ import jupytext
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-SRC = ROOT / "tools" / "nbsrc"
+SRC = ROOT / "notebook-sources"
 
 
 def parse(text: str) -> list:
