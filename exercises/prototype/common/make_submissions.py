@@ -28,8 +28,11 @@ COST = '''from transformers import BertConfig
 def adapter_cost(d: int, m: int) -> int:
     return {body}
 
+def share_of_bert_base(m: int) -> float:  # the nbgrader version asks for this function
+    return 100 * 24 * adapter_cost(768, m) / L.cost.base_parameter_count(BertConfig())
+
 bert_base = L.cost.base_parameter_count(BertConfig())
-share_m64 = 100 * 24 * adapter_cost(768, 64) / bert_base
+share_m64 = 100 * 24 * adapter_cost(768, 64) / bert_base  # the otter version asks for this value
 print(f"Houlsby, m = 64: {{share_m64:.2f}}% of BERT-base")
 '''
 ANSWER = ("4.2% is one adapter (99,136) over the attention block's 4d^2 weights. A layer has about "
