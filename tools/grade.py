@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +125,8 @@ def grade(submissions: Path, autograder: Path = ROOT / "dist" / "autograder", ou
         for stem in stems:
             with tempfile.TemporaryDirectory() as results_dir:
                 os.environ["LAB_OUTPUT_DIR"] = results_dir  # a student's run never writes into outputs/
-                with contextlib.redirect_stdout(io.StringIO()):  # otter prints its summary: it goes to feedback
+                with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # otter prints its summary (it goes to feedback) and warns on pandas 3
                     results = otter_run(str(notebooks_of[stem]), output_dir=None, no_logo=True,
                                         autograder=str(autograder / f"{stem}-autograder.zip"))
             report.append(f"== {stem}\n{results.summary()}\n")
