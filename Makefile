@@ -1,6 +1,9 @@
 # The two commands a newcomer needs:
 #   make lab    run every notebook headless (offline default model, full profile) into outputs/
 #   make test   unit tests + nbval over the notebooks (quick profile, offline)
+# Instructors (README, "For instructors"):
+#   make student                                    the student release -> dist/student/, dist/autograder/
+#   make grade SUBMISSIONS=folder [MANUAL=manual.csv] [GRADE_PROFILE=full]   -> grades/gradebook.csv, grades/feedback/
 # And: make bench   the CPU speed and memory figures benchmarks/RESULTS.md quotes (benchmarks/run_all.sh)
 #      make gpu-kit what a lent offline GPU machine needs for them (benchmarks/gpu_kit.py -> .carry/)
 # Each installs what it needs into .venv first.
@@ -18,7 +21,7 @@ NOTEBOOKS := $(sort $(wildcard [0-9][0-9]-*.ipynb))
 OMP_WAIT_POLICY ?= PASSIVE
 export LAB_DATA_DIR OMP_WAIT_POLICY
 
-.PHONY: install lab test unit bench gpu-kit notebooks-commit clean
+.PHONY: install lab test unit bench gpu-kit notebooks-commit student grade clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +46,14 @@ test: install
 bench: install
 	@HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} bash benchmarks/run_all.sh $(PY)
 
+student: install
+	$(PY) tools/build_notebooks.py --student
+
+GRADE_PROFILE ?= quick
+grade: install
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [MANUAL=manual.csv] [GRADE_PROFILE=full]"; exit 2; }
+	$(PY) tools/grade.py "$(SUBMISSIONS)" $(if $(MANUAL),--manual "$(MANUAL)") $(if $(filter full,$(GRADE_PROFILE)),--full)
+
 gpu-kit: install
 	$(PY) benchmarks/gpu_kit.py
 
@@ -59,4 +70,4 @@ notebooks-commit: install
 	$(PY) tools/clean_notebooks.py $(NOTEBOOKS)
 
 clean:
-	rm -rf outputs .pytest_cache
+	rm -rf outputs .pytest_cache dist

@@ -2,6 +2,11 @@
 # The lab's test command (`make test`): the unit tests, then every notebook under nbval in the
 # quick profile, offline, in one pytest run. Quick runs write to a throwaway folder, so they
 # never overwrite the results of a real run in outputs/.
+# The student release is covered by tests/test_grading.py: a tiny master end to end (build,
+# grade solved/planted/untouched, refusals), and, when the data is there, the CI step
+# test_release_of_01_grades_zero_and_solved_full: build the release (what `make student` does, no
+# execution), then grade the untouched release of 01 (0 on every coding question) and the solved
+# 01 (full marks), one quick-profile execution each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-.venv/bin/python}
