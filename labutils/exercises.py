@@ -48,8 +48,8 @@ def sublayer_case(sublayer: str = "attention", hidden: int = 32, bottleneck: int
     return module.eval(), hidden_states, input_tensor
 
 
-def freezing_case(seed: int = 0):
-    """A tiny BERT with two adapters, "mrpc" active and "sst2" idle, and the names the library trains.
+def freezing_case(active: str = "mrpc", seed: int = 0):
+    """A tiny BERT with two adapters, "mrpc" and "sst2", `active` being trained, and the names the library trains.
 
     The library's rule as in the paper: the active adapter, the LayerNorms and the classifier;
     the pooler and every other pretrained weight frozen (`train_pooler=False`).
@@ -62,7 +62,7 @@ def freezing_case(seed: int = 0):
     model = tiny_bert(seed=seed)
     add_adapter(model, "sst2", AdapterConfig(bottleneck=4))
     add_adapter(model, "mrpc", AdapterConfig(bottleneck=4))
-    set_active_adapter(model, "mrpc")
+    set_active_adapter(model, active)
     freeze_for_adapters(model, train_pooler=False)
     names = [n for n, _ in model.named_parameters()]
     return model, names, {n for n, p in model.named_parameters() if p.requires_grad}
