@@ -258,6 +258,7 @@ failure_message: "the output must have the input's shape (batch, tokens, d), and
 """ # END TEST CONFIG
 def test_shape(Adapter):
     import torch
+    assert hasattr(Adapter(16, 4), "down_proj"), "not done yet"
     a = Adapter(16, 4)
     assert tuple(a.down_proj.weight.shape) == (4, 16) and tuple(a.up_proj.weight.shape) == (16, 4)
     h = torch.randn(2, 5, 16)
@@ -270,6 +271,7 @@ failure_message: "not the identity at init: weights normal with std init_std, bi
 """ # END TEST CONFIG
 def test_identity_at_init(Adapter):
     import torch
+    assert hasattr(Adapter(16, 4), "down_proj"), "not done yet"
     torch.manual_seed(0)
     a, h = Adapter(768, 64), torch.randn(4, 8, 768)
     change = (a(h) - h).abs().max().item()
@@ -290,6 +292,7 @@ def test_equals_library(Adapter):
     import torch
     import labutils as L
     from labutils.exercises import relative_error
+    assert hasattr(Adapter(16, 4), "down_proj"), "not done yet"
     torch.manual_seed(1)
     mine, ref = Adapter(32, 8), L.BottleneckAdapter(32, 8)
     with torch.no_grad():  # big weights, so that a wrong branch is not hidden by the skip

@@ -190,6 +190,7 @@ failure_message: "the reloaded model's logits differ from the loaded model's: sa
 """ # END TEST CONFIG
 def test_identical(my_logits, logits):
     import numpy as np
+    assert isinstance(my_logits, np.ndarray) and my_logits.shape == logits.shape, "not done yet"
     print(f"max |my_logits - logits| = {np.abs(my_logits - logits).max():.1e} (must be 0: identical)")
     assert np.array_equal(my_logits, logits)
 
@@ -333,6 +334,7 @@ def test_like_sklearn(confusion):
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 50)
     preds = np.where(rng.random(50) < 0.7, labels, 1 - labels)
+    assert isinstance(confusion([0, 1], [1, 1], 2), np.ndarray), "not done yet"
     for y, p in ((labels, preds), (labels, np.ones(50, dtype=int))):  # the second never says 0
         mine, ref = np.asarray(confusion(y, p, 2)), confusion_matrix(y, p, labels=[0, 1])
         print("yours:", mine.tolist(), " sklearn:", ref.tolist())
@@ -426,6 +428,7 @@ def test_like_library(surest_mistakes):
     rng = np.random.default_rng(0)
     probs = rng.dirichlet([0.5, 0.5], 60)
     labels = rng.integers(0, 2, 60)
+    assert isinstance(surest_mistakes(probs, labels, 8), (list, tuple, np.ndarray)), "not done yet"
     mine, ref = [int(i) for i in surest_mistakes(probs, labels, 8)], confident_mistake_rows(probs, labels, 8)
     print("yours:", mine, "\nlibrary:", ref)
     assert mine == ref
