@@ -290,12 +290,14 @@ points: 1
 failure_message: "your rule does not train what L.freeze_for_adapters trains: the active adapter, every LayerNorm and the classifier"
 """ # END TEST CONFIG
 def test_same_as_library(trains):
+    import labutils as L
     from labutils.exercises import freezing_case
     assert isinstance(trains("classifier.weight", "mrpc"), bool), "not done yet"
     model, names, ref = freezing_case("mrpc")
     mine = {n for n in names if trains(n, "mrpc")}
-    count = lambda chosen: sum(p.numel() for n, p in model.named_parameters() if n in chosen)
-    print(f"your rule trains {count(mine):,} parameters of the small BERT, the library {count(ref):,}")
+    yours = sum(p.numel() for n, p in model.named_parameters() if n in mine)
+    print(f"your rule trains {yours:,} parameters of the small BERT, "
+          f"L.parameter_report {L.parameter_report(model)['trainable']:,}")
     for n in sorted(mine - ref)[:3]:
         print("  trains but should not:", n)
     for n in sorted(ref - mine)[:3]:
