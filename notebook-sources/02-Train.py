@@ -1,11 +1,25 @@
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: 02-Train
+# init_cell: false
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# tests:
+#   files: true
+#   ok_format: false
+# generate: true
+
 # %% [markdown]
 # # 02 · Train: adapters versus full fine-tuning on MRPC
 #
 # **Adapter Layers lab**, notebook 2 of 5. You will
-# 1. load the pretrained model and put Houlsby adapters into every layer,
-# 2. freeze the pretrained weights, so only the adapters, the LayerNorms and the
+# 1. write where the adapter goes in a BERT layer (Exercise 1), then put Houlsby adapters into
+#    every layer,
+# 2. write the freezing rule (Exercise 2): only the adapters, the LayerNorms and the
 #    classifier head train (under 2% of the parameters),
-# 3. train on MRPC and watch dev accuracy and F1 epoch by epoch,
+# 3. train on MRPC, watch dev accuracy and F1 epoch by epoch, and check the result against the
+#    floor any model must beat (Exercise 3),
 # 4. train the *full fine-tuning* baseline on the same model and data, and compare:
 #    parameters, accuracy, F1, time, memory, and what must be stored per task,
 # 5. save the adapter as a small file (notebook 03 loads it).
@@ -62,6 +76,15 @@ print(profile)
 print(L.notebook.hardware())
 
 # %% [markdown]
+# Your exercises are checked as you go by `grader.check("...")` (tests in `exercise-tests/`);
+# a check never stops the notebook, and the lesson goes on with the library either way.
+
+# %%
+import otter
+
+grader = otter.Notebook(tests_dir="exercise-tests")
+
+# %% [markdown]
 # ## Model and data
 # The same resolution as in notebook 01: `bert-base-uncased` online, the packaged
 # all-MiniLM-L6-v2 offline. The classifier head on top is new and untrained either way.
@@ -80,15 +103,111 @@ data = L.tokenize(raw, tokenizer, "mrpc", max_length=profile.max_length)
 print(f"data from {source}: {len(data['train'])} training pairs, {len(data['validation'])} dev pairs")
 
 # %% [markdown]
+# ## Where the adapter goes
+# Each BERT layer has two sublayers, attention and the feed-forward block, and each ends in the
+# same *output* module (`BertSelfOutput`, `BertOutput`): a projection `dense`, `dropout`, then
+# the residual connection and a LayerNorm, `LayerNorm(dropout(dense(x)) + residual)`. Houlsby et
+# al. put the adapter **after the projection and its dropout, before the residual is added and
+# the LayerNorm applied**. There it sees only what the sublayer computed, and at init, when
+# the adapter is the identity, the layer computes exactly what the pretrained layer did.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 02-placement
+# points: 4
+
+# %% [markdown]
+# **Exercise 1 (4 points).** Write the forward pass of a sublayer output with an adapter in
+# Houlsby's place. `hidden_states` is what the sublayer computed (the attention's context, or
+# the feed-forward block's intermediate activations), `input_tensor` the sublayer's input (the
+# residual); `dense`, `dropout`, `layer_norm` and `adapter` are modules to call. The check
+# compares your function with the library's `L.AdapterSublayerOutput` on the same weights.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def sublayer_with_adapter(hidden_states, input_tensor, dense, dropout, layer_norm, adapter):
+    # BEGIN SOLUTION
+    h = dropout(dense(hidden_states))
+    return layer_norm(adapter(h) + input_tensor)
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: sublayer_with_adapter must return a tensor shaped like input_tensor"
+""" # END TEST CONFIG
+def test_done(sublayer_with_adapter):
+    import torch
+    from labutils.exercises import sublayer_case
+    m, hs, it = sublayer_case("attention")
+    try:
+        out = sublayer_with_adapter(hs, it, m.dense, m.dropout, m.LayerNorm, m.adapters["task"])
+    except (NameError, TypeError, AttributeError) as err:
+        assert False, f"not done yet: {err}"
+    assert isinstance(out, torch.Tensor) and out.shape == it.shape, "not done yet: no tensor of input_tensor's shape"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "with an identity adapter this must be BERT's own sublayer, LayerNorm(dropout(dense(x)) + residual)"
+""" # END TEST CONFIG
+def test_bert_sublayer(sublayer_with_adapter):
+    import torch
+    from labutils.exercises import relative_error, sublayer_case
+    m, hs, it = sublayer_case("attention", seed=1)
+    m.skip = True  # the library's sublayer without its adapter: BERT's own
+    out = sublayer_with_adapter(hs, it, m.dense, m.dropout, m.LayerNorm, torch.nn.Identity())
+    assert isinstance(out, torch.Tensor), "not done yet"
+    err = relative_error(out, m(hs, it))
+    print(f"identity adapter: relative error vs BERT's sublayer {err:.1e} (must be < 1e-6)")
+    assert err < 1e-6
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "differs from L.AdapterSublayerOutput: the adapter goes after dense and dropout, before the residual and the LayerNorm"
+""" # END TEST CONFIG
+def test_equals_library(sublayer_with_adapter):
+    from labutils.exercises import relative_error, sublayer_case
+    import torch
+    m, hs, it = sublayer_case("attention", seed=2)
+    out = sublayer_with_adapter(hs, it, m.dense, m.dropout, m.LayerNorm, m.adapters["task"])
+    assert isinstance(out, torch.Tensor), "not done yet"
+    err = relative_error(out, m(hs, it))
+    print(f"relative error vs L.AdapterSublayerOutput: {err:.1e} (must be < 1e-6)")
+    assert err < 1e-6
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+def test_ffn_sublayer(sublayer_with_adapter):
+    from labutils.exercises import relative_error, sublayer_case
+    m, hs, it = sublayer_case("ffn", hidden=48, bottleneck=6, seed=3)
+    out = sublayer_with_adapter(hs, it, m.dense, m.dropout, m.LayerNorm, m.adapters["task"])
+    assert relative_error(out, m(hs, it)) < 1e-6
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
 # ## Inserting the adapters
-# `L.add_adapter` wraps the two sublayer outputs of every transformer layer (`attention.output`
-# and `output`) so that each runs
-#
-# `LayerNorm(adapter(dropout(dense(x))) + residual)`
-#
-# which is where the paper puts them: after the projection, before the residual connection and
-# the LayerNorm. The reduction factor 16 gives a bottleneck of $m = d/16$. Print one layer to
-# see the adapters in place:
+# `L.add_adapter` replaces the two sublayer outputs of every transformer layer
+# (`attention.output` and `output`) by `L.AdapterSublayerOutput`, which runs the adapter in the
+# place Exercise 1 is about, and adds a `BottleneckAdapter` to each. The reduction factor 16
+# gives a bottleneck of $m = d/16$. Print one layer to see the adapters in place:
 #
 # > **Where the handout is wrong:** its code starts with `from peft import AdapterConfig`.
 # > peft has no bottleneck adapters and no `AdapterConfig` (checked with the peft 0.21 installed
@@ -120,11 +239,93 @@ L.notebook.check("adapter parameters equal layers x 2 x (2dm + d + m)", n_adapte
 # %% [markdown]
 # ## Freezing the base
 # The paper trains the adapters, the LayerNorm parameters and the task's head; everything else
-# keeps its pretrained value. The head is the new classification layer; the pooler under it
-# (a dense layer over the `[CLS]` token) trains only where the model's rule says so: frozen on
-# `bert-base-uncased`, as in the paper (it was pretrained on next-sentence prediction), and
-# trained on the packaged MiniLM, whose pooler never learned a sentence-level task. Notebook
-# 04 measures both.
+# keeps its pretrained value. A model can hold several tasks' adapters (notebook 03 does), and
+# only the task being trained has its adapter train.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 02-freeze
+# points: 3
+
+# %% [markdown]
+# **Exercise 2 (3 points).** Write the paper's rule as a function of a parameter's name:
+# `trains(name, task)` is True for the adapter of `task` (its names contain
+# `.adapters.<task>.`), every LayerNorm, and the classifier head (`classifier.weight`,
+# `classifier.bias`); False for everything else, other tasks' adapters and the pooler included.
+# Print `model`'s parameter names to see them. The check applies your rule to a small BERT with
+# two adapters and counts what trains, against `L.freeze_for_adapters`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def trains(name: str, task: str = "mrpc") -> bool:
+    # BEGIN SOLUTION
+    if ".adapters." in name:
+        return f".adapters.{task}." in name
+    return "LayerNorm" in name or name.split(".")[0] == "classifier"
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: trains(name, task) must return True or False"
+""" # END TEST CONFIG
+def test_done(trains):
+    try:
+        answer = trains("classifier.weight", "mrpc")
+    except (NameError, TypeError, AttributeError) as err:
+        assert False, f"not done yet: {err}"
+    assert isinstance(answer, bool), "not done yet: trains returns no True/False"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "your rule does not train what L.freeze_for_adapters trains: the active adapter, every LayerNorm and the classifier"
+""" # END TEST CONFIG
+def test_same_as_library(trains):
+    import labutils as L
+    from labutils.exercises import freezing_case
+    assert isinstance(trains("classifier.weight", "mrpc"), bool), "not done yet"
+    model, names, ref = freezing_case("mrpc")
+    mine = {n for n in names if trains(n, "mrpc")}
+    yours = sum(p.numel() for n, p in model.named_parameters() if n in mine)
+    print(f"your rule trains {yours:,} parameters of the small BERT, "
+          f"L.parameter_report {L.parameter_report(model)['trainable']:,}")
+    for n in sorted(mine - ref)[:3]:
+        print("  trains but should not:", n)
+    for n in sorted(ref - mine)[:3]:
+        print("  should train but does not:", n)
+    assert mine == ref
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+def test_other_task(trains):
+    from labutils.exercises import freezing_case
+    model, names, ref = freezing_case("sst2", seed=1)
+    assert {n for n in names if trains(n, "sst2")} == ref
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# The lab freezes with `L.freeze_for_adapters`, the same rule with one choice left to the model:
+# the pooler under the head (a dense layer over the `[CLS]` token) trains only where the
+# model's rule says so: frozen on `bert-base-uncased`, as in the paper (it was pretrained on
+# next-sentence prediction), and trained on the packaged MiniLM, whose pooler never learned a
+# sentence-level task. Notebook 04 measures both.
 
 # %% tags=["nbval-ignore-output"]
 L.freeze_for_adapters(model)  # the pooler as the model's rule says; train_pooler=True/False overrides
@@ -159,6 +360,71 @@ adapter_args = L.training_arguments(
 adapter_result = L.train(model, tokenizer, data["train"], data["validation"], adapter_args)
 print(f"adapters: dev accuracy {adapter_result.metrics['eval_accuracy']:.3f}, F1 {adapter_result.metrics['eval_f1']:.3f}, "
       f"{adapter_result.train_seconds:.0f} s on {adapter_result.device} ({adapter_result.precision})")
+
+# %% [markdown]
+# **How good is that?** On MRPC a model that always answers "equivalent" is right on about two
+# thirds of the dev pairs, so an accuracy means something only above that floor.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 02-trained
+# points: 2
+
+# %% [markdown]
+# **Exercise 3 (2 points).** Compute `majority_acc`, the dev accuracy of always answering the
+# most frequent label of `raw["validation"]` (a float between 0 and 1). The check then compares
+# the adapters' dev accuracy with it: in the `full` profile they must beat it by **at least 5
+# points** (measured: 79.4% against 68.4% with the offline MiniLM; `bert-base-uncased` does
+# better), a margin that holds on CPU and GPU and across seeds. The `quick` profile trains a
+# few steps on 192 pairs, so there the check only confirms that training ran and evaluated.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+import numpy as np
+
+majority_acc = float(np.bincount(list(raw["validation"]["label"])).max() / len(raw["validation"]))  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: majority_acc must be the share of the most frequent label among the dev pairs"
+""" # END TEST CONFIG
+def test_majority(majority_acc, raw):
+    import numpy as np
+    assert isinstance(majority_acc, float), "not done yet: majority_acc is not a float"
+    labels = np.asarray(list(raw["validation"]["label"]))
+    want = max(np.mean(labels == k) for k in np.unique(labels))
+    print(f"majority_acc = {majority_acc:.4f}, the dev labels give {want:.4f}")
+    assert abs(majority_acc - want) < 1e-9
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "the adapters did not beat the majority class by 5 points of dev accuracy (full profile), or training did not run"
+""" # END TEST CONFIG
+def test_beats_the_floor(majority_acc, adapter_result, profile):
+    assert isinstance(majority_acc, float), "not done yet: majority_acc is not a float"
+    acc = adapter_result.metrics["eval_accuracy"]
+    assert adapter_result.history, "training recorded no history"
+    if profile.name != "full":
+        print(f"profile {profile.name}: this check only checks that training ran (dev accuracy {acc:.3f})")
+        return
+    print(f"adapters: dev accuracy {acc:.3f}, majority class {majority_acc:.3f}, need at least {majority_acc + 0.05:.3f}")
+    assert acc >= majority_acc + 0.05
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # Did training leave the pretrained weights alone? Compare a checksum of every frozen
@@ -279,6 +545,17 @@ results = {
                         "history": full_result.history},
 }
 print("wrote", L.notebook.shown(L.notebook.write_results("02-train", results)))
+
+# %% [markdown]
+# ## Further exercises (not graded)
+# 1. Put the adapter after the LayerNorm instead (`LayerNorm(dropout(dense(x)) + residual)`,
+#    then the adapter). Is the layer still the pretrained one at init? What does the LayerNorm
+#    no longer do for the adapter's output?
+# 2. Freeze the LayerNorms too (`L.freeze_for_adapters(model, train_layernorm=False)`) and
+#    train again. How many parameters does that save, and what does it cost in dev accuracy?
+# 3. The adapter's dev loss rose after a few epochs. Train with `load_best_model_at_end=True`
+#    and `metric_for_best_model="eval_loss"`: which epoch wins, and why is its dev accuracy a
+#    little optimistic?
 
 # %% [markdown]
 # **Next:** `03-Inference.ipynb` loads the saved adapter into a fresh base model, checks that it

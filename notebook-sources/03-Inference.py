@@ -1,12 +1,25 @@
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: 03-Inference
+# init_cell: false
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# tests:
+#   files: true
+#   ok_format: false
+# generate: true
+
 # %% [markdown]
 # # 03 · Inference: adapter files, predictions you can check, one base model for many tasks
 #
 # **Adapter Layers lab**, notebook 3 of 5. The promise of adapters is *modularity*: one frozen
 # base model, and a small file per task that can be loaded and switched at will. In this
 # notebook you will
-# 1. load the MRPC adapter saved by `02-Train` into a fresh base model and check it predicts
-#    exactly as the model that was trained,
-# 2. judge sentence pairs: probabilities, a confusion matrix, the most confident mistakes,
+# 1. load the MRPC adapter saved by `02-Train` into a fresh base model, save and reload it
+#    yourself, and check it predicts exactly as before (Exercise 1),
+# 2. judge sentence pairs: probabilities, a confusion matrix (Exercise 2), the most confident
+#    mistakes, found and explained (Exercises 3 and 4),
 # 3. serve three tasks (MRPC, SST-2, RTE) from one frozen base, switching by name and
 #    answering a mixed batch,
 # 4. measure what adapters cost at inference, and what skipping them in the lowest layers
@@ -67,6 +80,15 @@ print(choice.banner())
 print(L.notebook.hardware())
 
 # %% [markdown]
+# Your exercises are checked as you go by `grader.check("...")` (tests in `exercise-tests/`);
+# a check never stops the notebook, and the lesson goes on with the library either way.
+
+# %%
+import otter
+
+grader = otter.Notebook(tests_dir="exercise-tests")
+
+# %% [markdown]
 # ## 1 · Loading the MRPC adapter
 # `02-Train` saved the adapter folder `outputs/adapters/mrpc`: the adapter weights, the
 # LayerNorms and the classifier head in safetensors, and a JSON file describing them. If it is
@@ -113,14 +135,90 @@ else:
 del wrong
 
 # %% [markdown]
-# **Does the loaded model predict exactly as the trained one?** Two checks. First, a round
-# trip: save the loaded adapter again, load it into another fresh base model, and compare the
-# logits on the dev set. Second, compare the dev accuracy and loss with what `02-Train`
-# recorded for the model it trained, when its results file is there.
+# **Does the loaded model predict exactly as the trained one?** Three checks. The model's dev
+# logits first:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-ignore-output"]
 dev = L.tokenize(dev_raw, tokenizer, "mrpc", max_length=profile.max_length)
 logits = L.predict_logits(model, tokenizer, dev)
+print("dev logits:", logits.shape)
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 03-reload
+# points: 3
+
+# %% [markdown]
+# **Exercise 1 (3 points).** A round trip, by hand: save the loaded adapter to `my_dir` with
+# `L.save_adapter`, load it into a fresh base model `my_twin` (`L.load_base_model(choice,
+# label_names)[0]`, then `L.load_adapter`), and compute `my_logits`, its dev logits
+# (`L.predict_logits(my_twin, tokenizer, dev)`). The check compares them with `logits` and
+# checks that `my_twin` really is a second model, loaded from `my_dir`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+my_dir = L.notebook.output_dir("adapters") / "mrpc-mine"
+my_twin = my_logits = None
+# BEGIN SOLUTION
+L.save_adapter(model, my_dir)
+my_twin = L.load_base_model(choice, label_names)[0]
+L.load_adapter(my_twin, my_dir)
+my_logits = L.predict_logits(my_twin, tokenizer, dev)
+# END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: my_logits must be my_twin's dev logits, an array shaped like logits"
+""" # END TEST CONFIG
+def test_done(my_logits, logits):
+    import numpy as np
+    assert isinstance(my_logits, np.ndarray) and my_logits.shape == logits.shape, "not done yet: no logits in my_logits"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "the reloaded model's logits differ from the loaded model's: save the adapter of `model` and load that folder"
+""" # END TEST CONFIG
+def test_identical(my_logits, logits):
+    import numpy as np
+    assert isinstance(my_logits, np.ndarray) and my_logits.shape == logits.shape, "not done yet"
+    print(f"max |my_logits - logits| = {np.abs(my_logits - logits).max():.1e} (must be 0: identical)")
+    assert np.array_equal(my_logits, logits)
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "my_twin must be a second model with the MRPC adapter loaded from my_dir (not `model`, not copied logits)"
+""" # END TEST CONFIG
+def test_really_reloaded(my_twin, model, my_dir, tokenizer, dev, logits):
+    import numpy as np
+    import labutils as L
+    assert my_twin is not None and my_twin is not model, "my_twin is `model` itself (or nothing)"
+    assert L.active_adapter(my_twin) == "mrpc", f"my_twin's active adapter is {L.active_adapter(my_twin)!r}"
+    meta, _ = L.io.read_adapter(my_dir)
+    assert meta["task"] == "mrpc"
+    some = L.predict_logits(my_twin, tokenizer, dev.select(range(min(4, len(dev)))))
+    assert np.allclose(some, logits[:len(some)], atol=1e-4), "my_twin does not compute the logits in my_logits"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# The library's own round trip, recorded in the results file:
+
+# %% tags=["nbval-check-output"]
 copy_dir = L.save_adapter(model, L.notebook.output_dir("adapters") / "mrpc-roundtrip")
 twin = L.load_base_model(choice, label_names)[0]
 L.load_adapter(twin, copy_dir)
@@ -128,6 +226,10 @@ twin_logits = L.predict_logits(twin, tokenizer, dev)
 round_trip_identical = np.array_equal(logits, twin_logits)
 L.notebook.check("round trip: identical logits", round_trip_identical)
 del twin
+
+# %% [markdown]
+# Last, compare the dev accuracy and loss with what `02-Train` recorded for the model it
+# trained, when its results file is there.
 
 # %% tags=["nbval-ignore-output"]
 labels = np.array(dev_raw["label"])
@@ -180,6 +282,85 @@ L.notebook.show_text_table(pd.DataFrame({
     "sentence1": show["sentence1"], "sentence2": show["sentence2"], "human": [label_names[y] for y in show["label"]],
     "model": [L.inference.describe_prediction(p, label_names) for p in dev_probs[:8]]}))
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: 03-confusion
+# points: 3
+
+# %% [markdown]
+# **Exercise 2 (3 points).** Write `confusion(labels, preds, n_classes)`: an
+# `n_classes x n_classes` array of counts whose entry `[i, j]` is the number of pairs with
+# human label `i` that the model called `j` (rows: the humans; columns: the model). Plain
+# NumPy; the check compares it with scikit-learn's `confusion_matrix`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def confusion(labels, preds, n_classes: int = 2) -> np.ndarray:
+    # BEGIN SOLUTION
+    counts = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(counts, (np.asarray(labels), np.asarray(preds)), 1)
+    return counts
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: confusion must return an n_classes x n_classes array"
+""" # END TEST CONFIG
+def test_done(confusion):
+    import numpy as np
+    try:
+        out = confusion([0, 1, 1], [0, 1, 0], 2)
+    except (NameError, TypeError, AttributeError) as err:
+        assert False, f"not done yet: {err}"
+    assert isinstance(out, np.ndarray) and out.shape == (2, 2), "not done yet: no 2 x 2 array"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "differs from sklearn.metrics.confusion_matrix: rows are the human labels, columns the model's"
+""" # END TEST CONFIG
+def test_like_sklearn(confusion):
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 50)
+    preds = np.where(rng.random(50) < 0.7, labels, 1 - labels)
+    assert isinstance(confusion([0, 1], [1, 1], 2), np.ndarray), "not done yet"
+    for y, p in ((labels, preds), (labels, np.ones(50, dtype=int))):  # the second never says 0
+        mine, ref = np.asarray(confusion(y, p, 2)), confusion_matrix(y, p, labels=[0, 1])
+        print("yours:", mine.tolist(), " sklearn:", ref.tolist())
+        assert np.array_equal(mine, ref)
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+def test_three_classes(confusion):
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+    rng = np.random.default_rng(1)
+    labels, preds = rng.integers(0, 2, 40), rng.integers(0, 3, 40)  # class 2 never a human label
+    assert np.array_equal(np.asarray(confusion(labels, preds, 3)), confusion_matrix(labels, preds, labels=[0, 1, 2]))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# The lab goes on with scikit-learn's `confusion_matrix`, and plots it:
+
 # %% tags=["nbval-ignore-output"]
 from sklearn.metrics import confusion_matrix
 
@@ -191,30 +372,143 @@ L.plots.plot_confusion(labels, dev_probs.argmax(-1), label_names, title="MRPC de
 # %% [markdown]
 # **Error analysis.** The most useful mistakes to read are the ones the model was surest of:
 # they show what it has not learned. Numbers that differ, a negation, a detail added to one
-# sentence? Guess, then read the table and the note below it.
+# sentence? Guess, then find them.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 03-mistakes
+# points: 3
+
+# %% [markdown]
+# **Exercise 3 (3 points).** Write `surest_mistakes(probs, labels, k)`: the row indices of
+# the `k` pairs the model got wrong with the highest probability on its (wrong) answer, surest
+# first (fewer if there are fewer mistakes). `probs` holds one row of label probabilities per
+# pair. The check compares your indices with the rows of `L.inference.confident_mistakes`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def surest_mistakes(probs, labels, k: int = 8) -> list:
+    # BEGIN SOLUTION
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    preds = probs.argmax(-1)
+    wrong = np.flatnonzero(preds != labels)
+    return [int(i) for i in wrong[np.argsort(-probs[wrong, preds[wrong]])][:k]]
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: surest_mistakes must return a list of row indices"
+""" # END TEST CONFIG
+def test_done(surest_mistakes):
+    import numpy as np
+    try:
+        out = surest_mistakes(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 1]), 8)
+    except (NameError, TypeError, AttributeError) as err:
+        assert False, f"not done yet: {err}"
+    assert isinstance(out, (list, tuple, np.ndarray)), "not done yet: surest_mistakes returns no list"
+    assert [int(i) for i in out] == [0], f"expected [0] (one mistake, in row 0), got {list(out)}"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not the rows of L.inference.confident_mistakes: only wrong predictions, the surest first"
+""" # END TEST CONFIG
+def test_like_library(surest_mistakes):
+    import numpy as np
+    from labutils.exercises import confident_mistake_rows
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet([0.5, 0.5], 60)
+    labels = rng.integers(0, 2, 60)
+    assert isinstance(surest_mistakes(probs, labels, 8), (list, tuple, np.ndarray)), "not done yet"
+    mine, ref = [int(i) for i in surest_mistakes(probs, labels, 8)], confident_mistake_rows(probs, labels, 8)
+    print("yours:", mine, "\nlibrary:", ref)
+    assert mine == ref
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+def test_few_mistakes_three_labels(surest_mistakes):
+    import numpy as np
+    from labutils.exercises import confident_mistake_rows
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet([1, 1, 1], 30)
+    labels = probs.argmax(-1).copy()
+    labels[[3, 7, 11]] = (labels[[3, 7, 11]] + 1) % 3  # three mistakes, k = 8
+    assert [int(i) for i in surest_mistakes(probs, labels, 8)] == confident_mistake_rows(probs, labels, 8)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# The library's table of the same rows, with the sentences:
 
 # %% tags=["nbval-ignore-output"]
 mistakes = L.inference.confident_mistakes(dev_raw, dev_probs, label_names, k=8)
 L.notebook.show_text_table(mistakes)
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: 03-explain
+# manual: true
+# points: 3
+
 # %% [markdown]
-# **What the table shows.** All eight confident mistakes are of one kind: false positives,
-# pairs the annotators judged *not* equivalent that the model calls equivalent with p ≥ 0.998.
-# None turns on a negation or on numbers that disagree. In each, the two sentences share most
-# of their words and one of them carries information the other lacks: who spoke and when
-# (*White House press secretary Ari Fleischer said yesterday* against *On Tuesday, before
-# Byrd's speech*), the courtroom's reaction (*Breyer said to tumultuous cheers*), the product
-# (*Solaris x86*), Canada's toll against the figure's source (the heart-attack pair), part of
-# an escape (*shimmed down the makeshift rope to a second-story roof*), a mother's *relief*
-# against the parents' *optimism*, a list of symptoms all patients developed against the
-# symptoms of an infection; and *a major victory for Maine* is not *could be a model*. MRPC's annotators counted such a difference as not equivalent;
-# the model, reading the overlap, is sure they are paraphrases. Some are close calls a person
-# might also get wrong, but p = 0.998 is not a close call: the model is over-confident (in 02
-# its dev loss climbed from 0.449 at epoch 4 to 0.714 at epoch 10 while its accuracy held).
-# The confusion matrix above shows the same lean: 53 false positives against 31 false
-# negatives, and row 6 of the dev pairs above (the dioxin pair) is another false positive at
-# p = 0.99.
+# **Exercise 4 (written, 3 points).** Read the table of confident mistakes from a `full`
+# profile run (and the confusion matrix above). Of what kind are they: false positives or false
+# negatives? What do the two sentences of such a pair have in common, and what differs? Name
+# two pairs. Why is the model so sure (think of 02's dev loss)?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Rubric (3 points).** 1 point: the kind, read off the student's own table and confusion
+# matrix (in the reference run: all eight are false positives, human "not equivalent", model
+# "equivalent"). 1 point: what they share, with two pairs named: the sentences share most of
+# their words and one carries information the other lacks (a speaker or a date, a reaction, a
+# product name, a source); MRPC's annotators count such a difference as not equivalent, and the
+# model reads the overlap as paraphrase (not negation or disagreeing numbers, in the reference
+# run). 1 point: why so sure: over-confidence from overfitting (in 02 the dev loss climbed after
+# a few epochs while accuracy held), so p near 1 is not a calibrated "sure".
 #
+# **Reference answer (the full run with MiniLM).** All eight confident mistakes are of one
+# kind: false positives, pairs the annotators judged *not* equivalent that the model calls
+# equivalent with p ≥ 0.998. None turns on a negation or on numbers that disagree. In each,
+# the two sentences share most of their words and one of them carries information the other
+# lacks: who spoke and when (*White House press secretary Ari Fleischer said yesterday* against
+# *On Tuesday, before Byrd's speech*), the courtroom's reaction (*Breyer said to tumultuous
+# cheers*), the product (*Solaris x86*), Canada's toll against the figure's source (the
+# heart-attack pair), part of an escape (*shimmed down the makeshift rope to a second-story
+# roof*), a mother's *relief* against the parents' *optimism*, a list of symptoms all patients
+# developed against the symptoms of an infection; and *a major victory for Maine* is not
+# *could be a model*. MRPC's annotators counted such a difference as not equivalent; the model,
+# reading the overlap, is sure they are paraphrases. Some are close calls a person might also
+# get wrong, but p = 0.998 is not a close call: the model is over-confident (in 02 its dev loss
+# climbed from 0.449 at epoch 4 to 0.714 at epoch 10 while its accuracy held). The confusion
+# matrix shows the same lean: 53 false positives against 31 false negatives, and row 6 of the
+# dev pairs above (the dioxin pair) is another false positive at p = 0.99.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
 # ## 3 · One base model, three tasks
 # Each task gets its own adapter, LayerNorms and head, trained on a fresh copy of the base and
 # saved as its own small folder. The SST-2 (sentiment) and RTE (entailment) adapters are trained
@@ -423,6 +717,16 @@ results = {
     "latency": {"device": L.device_summary(device), "passes": passes, "table": latency},
 }
 print("wrote", L.notebook.shown(L.notebook.write_results("03-inference", results)))
+
+# %% [markdown]
+# ## Further exercises (not graded)
+# 1. Temperature scaling: divide the dev logits by a temperature $T$ and pick the $T$ that
+#    minimises the dev loss. Does accuracy change? How many confident mistakes stay above
+#    p = 0.99?
+# 2. Write three pairs that should fool the model the way your answer to Exercise 4 predicts,
+#    and three it should get right. Does it?
+# 3. Load the MRPC adapter into a base model of another width (set `LAB_MODEL`). What does
+#    the loader refuse, and why is refusing better than loading what fits?
 
 # %% [markdown]
 # **Next:** `04-Ablations.ipynb` measures which layers' adapters matter, and how robust adapters
