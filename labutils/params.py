@@ -25,7 +25,7 @@ GROUPS = ("adapters", "layernorm", "head", "base")
 
 def parameter_group(name: str) -> str:
     """adapters / layernorm / head / base, from a parameter's qualified name."""
-    if ".adapters." in name:
+    if ".adapters." in name or ".fusion." in name:  # AdapterFusion's layers count with the adapters
         return "adapters"
     if "LayerNorm" in name or "layer_norm" in name:
         return "layernorm"
