@@ -164,7 +164,11 @@ def freeze_for_fusion(model: nn.Module, name: str, train_layernorm: bool = False
 
 
 def set_active_fusion(model: nn.Module, name: Optional[str]) -> None:
-    """Run fusion `name` (in the base slot: no single adapter active) or, with None, no fusion."""
+    """Run fusion `name` (in the base slot: no single adapter active) or, with None, no fusion.
+
+    While a fusion is active, `set_active_adapter(model, task)` runs that task's adapter, and
+    `set_active_adapter(model, None)` (or `adapters_disabled`) runs the fusion again, not the
+    plain base: call `set_active_fusion(model, None)` for that."""
     if name is not None and name not in fusions(model):
         raise KeyError(f"no fusion named {name!r}; the model has {sorted(fusions(model))}.")
     if name is not None and active_adapter(model) is not None:

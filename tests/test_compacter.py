@@ -41,6 +41,7 @@ def test_parameter_formula_matches_count(placement, shared):
     counted = sum(p.numel() for n, p in model.named_parameters() if ".adapters.c." in n)
     n_adapters = 3 * (2 if placement == "houlsby" else 1)
     assert counted == compacter_param_count(32, 8, n=4, rank=1, adapters=n_adapters, shared_A=shared)
+    assert L.adapter_parameter_count(model, "c") == counted
     # Far fewer than the dense adapter's 2dm + d + m each.
     assert counted < n_adapters * L.adapter_param_count(32, 8)
 

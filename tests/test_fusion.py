@@ -165,3 +165,12 @@ def test_default_model_unchanged_by_fusion_support(batch):
     trained_like(model, "sst2")
     assert all(".fusion." not in k for k in model.state_dict())
     assert set(model.state_dict()) - keys == {k for k in model.state_dict() if ".adapters.sst2." in k}
+
+
+def test_mean_attention_table(tiny_data, tokenizer):
+    model = two_task_model(placement="ffn")
+    L.fuse_adapters(model, ["sst2", "rte"], "f")
+    table = L.mean_fusion_attention(model, tokenizer, tiny_data["validation"], batch_size=4)
+    assert list(table.columns) == ["sst2", "rte"] and len(table) == 3  # FFN only: one row per layer
+    assert list(table.index.get_level_values("sublayer")) == ["ffn"] * 3
+    assert ((table.sum(axis=1) - 1).abs() < 1e-5).all()
