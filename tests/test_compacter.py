@@ -82,3 +82,11 @@ def test_compacter_trains_and_round_trips(tmp_path, batch):
     fresh = make_tiny_model()
     L.load_adapter(fresh, tmp_path / "c")
     torch.testing.assert_close(fresh(**batch).logits, out, rtol=0, atol=0)
+
+
+def test_run_keys_of_default_configs_are_unchanged():
+    """A default AdapterConfig hashes as before Compacter's fields existed (05's run cache)."""
+    from labutils.notebook import plain
+    old_fields = ["bottleneck", "reduction_factor", "placement", "mode", "scaling", "activation", "init_std", "layers"]
+    assert list(plain(L.AdapterConfig(bottleneck=8))) == old_fields
+    assert plain(L.AdapterConfig(**PHM))["projection"] == "phm"

@@ -174,3 +174,17 @@ def test_mean_attention_table(tiny_data, tokenizer):
     assert list(table.columns) == ["sst2", "rte"] and len(table) == 3  # FFN only: one row per layer
     assert list(table.index.get_level_values("sublayer")) == ["ffn"] * 3
     assert ((table.sum(axis=1) - 1).abs() < 1e-5).all()
+
+
+def test_fusion_trains_with_the_labs_trainer(tmp_path, tiny_data, tokenizer):
+    """Stage 2 end to end through L.train: the fusion and the head move, the adapters do not."""
+    model = two_task_model(placement="ffn")
+    L.fuse_adapters(model, ["sst2", "rte"], "f")
+    adapters = {n: p.detach().clone() for n, p in model.named_parameters() if ".adapters." in n}
+    fused = {n: p.detach().clone() for n, p in fusion_tensors(model, "f").items()}
+    args = L.training_arguments(str(tmp_path / "run"), epochs=1, max_steps=2, learning_rate=1e-2, batch_size=3,
+                                eval_each_epoch=False)
+    L.train(model, tokenizer, tiny_data["train"], tiny_data["validation"], args)
+    now = dict(model.named_parameters())
+    assert all(torch.equal(now[n], t) for n, t in adapters.items())
+    assert any(not torch.equal(now[n], t) for n, t in fused.items())
