@@ -23,6 +23,12 @@ from .train import TrainingDiverged, classification_metrics, evaluate, predict_l
 # Adapter folders: saved and loaded with their LayerNorms and head, replaced crash-safely.
 from . import safe_folder, io
 from .io import load_adapter, save_adapter
+# 06: Compacter's PHM projections (a config of the adapter), and AdapterFusion over trained adapters.
+from . import phm, fusion, fusion_io
+from .phm import PHMLinear, compacter_param_count
+from .fusion import (AdapterFusionLayer, delete_fusion, fuse_adapters, fusion_attention, fusion_regularization,
+                     mean_fusion_attention, set_active_fusion)
+from .fusion_io import FusionFileError, load_fusion, save_fusion
 # Using trained adapters: predictions, many tasks on one model, latency.
 from . import inference, latency, multitask
 from .multitask import MultiTaskAdapterManager

@@ -39,6 +39,9 @@ class BottleneckAdapter(nn.Module):
     def reset_parameters(self, init_std: float) -> None:
         # The paper's near-identity init: small normal weights, zero biases.
         for proj in (self.down_proj, self.up_proj):
+            if not isinstance(proj, nn.Linear):
+                proj.reset_parameters(init_std)  # Compacter's PHM layers (labutils.phm) init themselves
+                continue
             nn.init.normal_(proj.weight, mean=0.0, std=init_std)
             nn.init.zeros_(proj.bias)
 
@@ -53,3 +56,15 @@ class BottleneckAdapter(nn.Module):
     def extra_repr(self) -> str:
         scale = "learned" if isinstance(self.scale, nn.Parameter) else self.scale
         return f"activation={self.activation}, scaling={scale}"
+
+
+def make_adapter(config, hidden_size: int, bottleneck: int, shared: dict | None = None) -> BottleneckAdapter:
+    """The adapter an `AdapterConfig` describes. projection="phm" gives Compacter's PHM projections
+    (`labutils.phm`); `shared` is one dict per model adapter, carrying the slow weights A_i that
+    all its layers share."""
+    adapter = BottleneckAdapter(hidden_size, bottleneck, config.activation, config.init_std, config.scaling)
+    if getattr(config, "projection", "linear") == "phm":
+        from .phm import phm_projections
+        phm_projections(adapter, hidden_size, bottleneck, config.phm_dim, config.phm_rank, config.init_std,
+                        shared if config.shared_phm_rule else None)
+    return adapter

@@ -15,6 +15,11 @@ from typing import Optional, Sequence, Union
 PLACEMENTS = ("houlsby", "ffn", "attention")
 MODES = ("sequential", "parallel")
 ACTIVATIONS = ("relu", "gelu", "swish")
+# How W_down and W_up are built: dense Linear layers (Houlsby) or PHM layers (Compacter, Mahabadi et al., 2021).
+PROJECTIONS = ("linear", "phm")
+# Fields added after adapter folders and run keys existed: left out of `to_dict` at their defaults,
+# so a default config writes (and hashes to) exactly what it did before.
+_LATER_FIELDS = {"projection": "linear", "phm_dim": 4, "phm_rank": 1, "shared_phm_rule": True}
 # The two places in a BERT layer where an adapter can sit.
 SUBLAYERS = ("attention", "ffn")
 
@@ -59,6 +64,14 @@ class AdapterConfig:
         default=1e-3, metadata={"help": "Std of the normal init of both projections; biases start at zero, so the adapter starts near identity."})
     layers: Optional[Sequence[int]] = field(
         default=None, metadata={"help": "Layer indices that get the adapter; None means every layer. [] means none (04's AdapterDrop point k = L: only the LayerNorms and the head train)."})
+    projection: str = field(
+        default="linear", metadata={"help": "'linear' (Houlsby) or 'phm': Compacter's W = sum_i A_i (x) B_i (labutils.phm)."})
+    phm_dim: int = field(
+        default=4, metadata={"help": "Compacter's n: number of Kronecker terms; d and m must be multiples of n."})
+    phm_rank: int = field(
+        default=1, metadata={"help": "Compacter's r: B_i = s_i t_i^T has rank r (the low-rank fast weights)."})
+    shared_phm_rule: bool = field(
+        default=True, metadata={"help": "Share the slow weights A_i across all layers (Compacter) or not (PHM-Adapter)."})
 
     def __post_init__(self):
         if self.placement not in PLACEMENTS:
@@ -77,6 +90,13 @@ class AdapterConfig:
             raise ValueError(f"init_std={self.init_std!r}: must be a finite number >= 0 (the paper's is near zero, e.g. 1e-3).")
         if self.layers is not None:
             self.layers = _layer_indices(self.layers)
+        if self.projection not in PROJECTIONS:
+            raise ValueError(f"projection={self.projection!r} is not supported; choose one of {PROJECTIONS}.")
+        for key in ("phm_dim", "phm_rank"):
+            if not _positive_int(getattr(self, key)):
+                raise ValueError(f"{key}={getattr(self, key)!r}: must be a positive integer.")
+        if not isinstance(self.shared_phm_rule, bool):
+            raise ValueError(f"shared_phm_rule={self.shared_phm_rule!r}: give True or False.")
 
     def bottleneck_for(self, hidden_size: int) -> int:
         """The bottleneck size m for a model of this hidden size."""
@@ -91,6 +111,9 @@ class AdapterConfig:
                 f"bottleneck m={m} is not smaller than the hidden size d={hidden_size}, so it is no bottleneck. "
                 f"Set bottleneck below {hidden_size} (the paper uses m << d, e.g. {max(1, hidden_size // 16)}) "
                 f"or use reduction_factor > 1.")
+        if self.projection == "phm" and (hidden_size % self.phm_dim or m % self.phm_dim):
+            raise ValueError(f"projection='phm' needs d={hidden_size} and m={m} to be multiples of "
+                             f"phm_dim={self.phm_dim}; choose another bottleneck or phm_dim.")
         return m
 
     @property
@@ -99,7 +122,8 @@ class AdapterConfig:
         return {"houlsby": ("attention", "ffn"), "ffn": ("ffn",), "attention": ("attention",)}[self.placement]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; Compacter's fields only when they differ from the default."""
+        return {k: v for k, v in asdict(self).items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "AdapterConfig":

@@ -44,6 +44,9 @@ class AdapterSublayerOutput(nn.Module):
         self.modes: dict[str, str] = {}          # name -> "sequential" | "parallel"
         self.active_adapter: str | None = None
         self.skip = False                        # True: behave as if no adapter (ablations, AdapterDrop)
+        # AdapterFusion (labutils.fusion): runs instead when set and no single adapter is active.
+        # Its modules sit in `self.fusion`, a ModuleDict made by the first fusion (no keys before).
+        self.active_fusion: str | None = None
         # Kept outside the module tree (no extra state-dict keys) so removal can restore it.
         object.__setattr__(self, "_original", base)
 
@@ -60,7 +63,9 @@ class AdapterSublayerOutput(nn.Module):
     def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
         h = self.dropout(self.dense(hidden_states))
         name = self.active_adapter
-        if name is not None and not self.skip and name in self.adapters:
+        if name is None and self.active_fusion is not None and not self.skip:
+            h = self.fusion[self.active_fusion](h, input_tensor, self)
+        elif name is not None and not self.skip and name in self.adapters:
             adapter = self.adapters[name]
             if self.modes[name] == "parallel":
                 h = h + adapter.delta(input_tensor)
@@ -69,7 +74,8 @@ class AdapterSublayerOutput(nn.Module):
         return self.LayerNorm(h + input_tensor)
 
     def extra_repr(self) -> str:
-        return f"sublayer={self.sublayer}, active={self.active_adapter}, skip={self.skip}"
+        fusion = f", fusion={self.active_fusion}" if self.active_fusion is not None else ""
+        return f"sublayer={self.sublayer}, active={self.active_adapter}, skip={self.skip}{fusion}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 
 from torch import nn
 
-from .adapter import BottleneckAdapter
+from .adapter import make_adapter
 from .config import SUBLAYERS, AdapterConfig
 from .layer import (CONFIGS_ATTR, AdapterSublayerOutput, adapter_configs, adapter_sublayers, active_adapter,
                     encoder_layers, sublayer_owner)
@@ -60,9 +60,10 @@ def add_adapter(model: nn.Module, name: str = "default", config: Optional[Adapte
     # New adapters follow the base model's device and dtype.
     ref = layers[0].output.dense.weight
     chosen = range(len(layers)) if config.layers is None else config.layers
+    shared = {}  # what this adapter's layers share (Compacter's slow weights A_i)
     for i in chosen:
         for sublayer in config.sublayers:
-            adapter = BottleneckAdapter(d, m, config.activation, config.init_std, config.scaling)
+            adapter = make_adapter(config, d, m, shared)
             _wrapped(layers[i], sublayer).add(name, adapter.to(device=ref.device, dtype=ref.dtype), config.mode)
     add_task_layers(model, name)  # before the config is recorded: it asks whether this is the first adapter
     setattr(model, CONFIGS_ATTR, {**existing, name: config})

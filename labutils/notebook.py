@@ -125,7 +125,10 @@ def plain(value, where: str = "results", nan_as_null: bool = True):
     Anything else raises a TypeError naming `where` it sits.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value), where, nan_as_null)
+        # A dataclass's own to_dict wins: AdapterConfig's leaves out fields at the defaults they had
+        # before they existed (Compacter's), so run keys and saved files stay as they were.
+        as_dict = value.to_dict() if callable(getattr(value, "to_dict", None)) else dataclasses.asdict(value)
+        return plain(as_dict, where, nan_as_null)
     if isinstance(value, dict):
         return {str(k): plain(v, f"{where}[{k!r}]", nan_as_null) for k, v in value.items()}
     if isinstance(value, (list, tuple, range)):

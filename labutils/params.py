@@ -25,7 +25,7 @@ GROUPS = ("adapters", "layernorm", "head", "base")
 
 def parameter_group(name: str) -> str:
     """adapters / layernorm / head / base, from a parameter's qualified name."""
-    if ".adapters." in name:
+    if ".adapters." in name or ".fusion." in name:  # AdapterFusion's layers count with the adapters
         return "adapters"
     if "LayerNorm" in name or "layer_norm" in name:
         return "layernorm"
@@ -138,11 +138,16 @@ def base_checksum(model: nn.Module) -> str:
 # --------------------------------------------------------------------------------------------
 
 def adapter_parameter_count(model: nn.Module, name: str) -> int:
-    """What the formula says adapter `name` costs: (number of adapters) * (2dm + d + m)."""
+    """What the formula says adapter `name` costs: (number of adapters) * (2dm + d + m), or
+    Compacter's formula for a PHM adapter (`labutils.phm.compacter_param_count`)."""
     config = adapter_configs(model)[name]
     d = model.config.hidden_size
     n_adapters = sum(1 for _, module in adapter_sublayers(model) if name in module.adapters)
     extra = n_adapters if config.scaling == "learned" else 0
+    if getattr(config, "projection", "linear") == "phm":  # Compacter: its own formula (labutils.phm)
+        from .phm import compacter_param_count
+        return compacter_param_count(d, config.bottleneck_for(d), config.phm_dim, config.phm_rank, n_adapters,
+                                     config.shared_phm_rule, config.scaling == "learned")
     return n_adapters * adapter_param_count(d, config.bottleneck_for(d)) + extra
 
 

@@ -12,4 +12,5 @@ from .ablation import (freeze_layers_below, is_upper_triangular, majority_rate, 
 from .measure import ADAPTER_NAME, adapter_job, train_adapter
 from .baselines import DEFAULT_CONFIGS, PEFT_METHODS, PeftMethodUnavailable, make_peft_model
 from .compare import Method, adapter_variants, build, default_methods, footprint, method_job, method_latency
-from . import ablation, baselines, budget, compare, measure, pool, runs
+from . import ablation, baselines, budget, compare, mam, measure, pool, runs
+from .mam import make_mam_model, mam_config

@@ -1,0 +1,67 @@
+"""The MAM adapter (He et al., 2022, "Towards a Unified View of Parameter-Efficient Transfer
+Learning"): prefix tuning at the attention sublayer plus a scaled parallel adapter at the
+feed-forward sublayer, the paper's best combination ("Mix-And-Match").
+
+Built from what exists: the lab's adapter with `placement="ffn", mode="parallel", scaling=4.0`
+(s = 4, as the paper) and peft's prefix tuning (`labutils.sweeps.baselines`, 30 virtual tokens,
+the paper's l = 30, no reparametrisation MLP). peft's prefix tuning feeds its vectors in as past
+keys and values, which leaves the lab's sublayer wrappers untouched, so the two combine: peft
+freezes everything but its prefix and the head, and the adapter is unfrozen after it.
+
+Not adapter + LoRA (as some summaries put it): that is not the paper's definition.
+LayerNorms stay frozen (the paper counts only the prefix and adapter parameters).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import nn
+
+from ..config import AdapterConfig
+from ..model import add_adapter
+from .baselines import make_peft_model
+
+MAM_PREFIX_TOKENS = 30  # He et al.'s l = 30 for the prefix in the MAM adapter
+
+
+def mam_config(bottleneck: Optional[int] = None, reduction_factor: int = 16, scaling: float = 4.0) -> AdapterConfig:
+    """The MAM adapter's FFN part: a parallel adapter beside the feed-forward sublayer, scaled by s."""
+    return AdapterConfig(bottleneck=bottleneck, reduction_factor=reduction_factor, placement="ffn",
+                         mode="parallel", scaling=scaling)
+
+
+def make_mam_model(model: nn.Module, name: str = "mam", config: Optional[AdapterConfig] = None,
+                   num_virtual_tokens: int = MAM_PREFIX_TOKENS, check: bool = True, **prefix_kwargs) -> nn.Module:
+    """Add the parallel FFN adapter `name`, wrap the model in peft's prefix tuning, and train both
+    (plus the head, as every method here); everything else is frozen. Returns the peft model.
+
+    Raises `PeftMethodUnavailable` if peft's prefix tuning cannot run on this model.
+    """
+    config = config or mam_config()
+    if config.placement != "ffn" or config.mode != "parallel":
+        raise ValueError(f"MAM puts a parallel adapter at the FFN; got placement={config.placement!r}, "
+                         f"mode={config.mode!r}.")
+    add_adapter(model, name, config)
+    peft_model = make_peft_model(model, "prefix", check=check, num_virtual_tokens=num_virtual_tokens,
+                                 **prefix_kwargs)
+    for pname, param in peft_model.named_parameters():
+        if f".adapters.{name}." in pname:
+            param.requires_grad = True
+    return peft_model
+
+
+def mam_parts(model: nn.Module, name: str = "mam") -> dict:
+    """Trainable parameter counts of a MAM model by part: prefix, adapter, head, other (should be 0)."""
+    parts = {"prefix": 0, "adapter": 0, "head": 0, "other": 0}
+    for pname, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if "prompt_encoder" in pname:
+            parts["prefix"] += param.numel()
+        elif f".adapters.{name}." in pname:
+            parts["adapter"] += param.numel()
+        elif {"classifier", "pooler"} & set(pname.split(".")):
+            parts["head"] += param.numel()
+        else:
+            parts["other"] += param.numel()
+    return parts
