@@ -300,9 +300,8 @@ points: 1
 failure_message: "not done yet: make accuracy_change(model, tokenizer, dataset, layers) return the change in accuracy, in points, as a number"
 """ # END TEST CONFIG
 def test_done(accuracy_change, span_model, tokenizer, dev):
-    import numbers
+    import numbers, labutils as L
     rows = dev.select(range(min(8, len(dev))))
-    import labutils as L
     try:
         change = accuracy_change(span_model, tokenizer, rows, [0])
     except (NameError, TypeError, AttributeError) as error:

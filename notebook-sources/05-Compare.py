@@ -479,7 +479,7 @@ def test_without_latency_constraint(choose_method):
         assert False, f"not done yet ({type(error).__name__}: {error})"
     print(f"{len(cases) - len(wrong)} of {len(cases)} cases right" + "".join(
         f"; choose_method{case} gave {got!r}, expected {cases[case]!r}" for case, got in wrong.items()))
-    assert not wrong
+    assert not wrong, f"{len(wrong)} of {len(cases)} cases wrong"
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -495,7 +495,7 @@ def test_base_latency(choose_method):
         assert False, f"not done yet ({type(error).__name__}: {error})"
     print(f"{len(cases) - len(wrong)} of {len(cases)} cases right" + "".join(
         f"; choose_method{case} gave {got!r}, expected {cases[case]!r}" for case, got in wrong.items()))
-    assert not wrong
+    assert not wrong, f"{len(wrong)} of {len(cases)} cases wrong"
 
 # %%
 """ # BEGIN TEST CONFIG
