@@ -1,3 +1,15 @@
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: 04-Ablations
+# init_cell: false
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# tests:
+#   files: true
+#   ok_format: false
+# generate: true
+
 # %% [markdown]
 # # 04 · Ablations: what matters in an adapter, measured
 #
@@ -84,6 +96,14 @@ profile = L.notebook.start(PROFILE)
 choice = L.resolve_model()
 print(choice.banner())
 print(L.notebook.hardware())
+
+# %% [markdown]
+# The exercises' checks: `grader.check("04-span")` runs the public tests of exercise `04-span`
+# on what you wrote and says what is wrong, without stopping the notebook.
+
+# %%
+import otter
+grader = otter.Notebook(tests_dir="exercise-tests")
 
 # %% [markdown]
 # ## The budget, the data and the cache
@@ -235,6 +255,141 @@ L.notebook.check("every adapter back on after the sweep, same accuracy as before
 L.notebook.check("the reloaded adapter scores what its training run scored (within one dev pair)",
                  abs(baseline - 100 * span_run["accuracy"]) <= 100 / len(dev) + 1e-9)
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: 04-span
+# points: 4
+
+# %% [markdown]
+# **Exercise 04-span: one span of the sweep by hand.** The sweep above is the library's loop.
+# Write one step of it yourself: `accuracy_change(model, tokenizer, dataset, layers)` returns
+# the change in accuracy, in points, on `dataset` when the adapters of `layers` are switched
+# off, against the same model with every adapter on (negative: removing them hurts). Use
+# `L.evaluate(model, tokenizer, dataset)["accuracy"]` (a fraction) and the context manager
+# `L.adapters_skipped(model, layers)`, which turns the adapters back on when its block ends.
+# The next cell applies your function to the lower half of the layers, `range(0, half)`; the
+# check compares it with the sweep's own entry `delta[0, half - 1]` for the same trained model.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% tags=["nbval-ignore-output"]
+def accuracy_change(model, tokenizer, dataset, layers):
+    """Points of accuracy on `dataset` gained (+) or lost (-) with the adapters of `layers` off."""
+    # BEGIN SOLUTION
+    all_on = 100 * L.evaluate(model, tokenizer, dataset)["accuracy"]
+    with L.adapters_skipped(model, layers):
+        some_off = 100 * L.evaluate(model, tokenizer, dataset)["accuracy"]
+    return some_off - all_on
+    # END SOLUTION
+
+
+half = n_layers // 2
+print(f"adapters off in layers 0..{half - 1}, change in dev accuracy (points):",
+      accuracy_change(span_model, tokenizer, dev, range(0, half)))
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: make accuracy_change(model, tokenizer, dataset, layers) return the change in accuracy, in points, as a number"
+""" # END TEST CONFIG
+def test_done(accuracy_change, span_model, tokenizer, dev):
+    import numbers, labutils as L
+    rows = dev.select(range(min(8, len(dev))))
+    try:
+        change = accuracy_change(span_model, tokenizer, rows, [0])
+    except (NameError, TypeError, AttributeError) as error:
+        assert False, f"not done yet ({type(error).__name__}: {error})"
+    finally:
+        L.set_skipped_layers(span_model, [])  # every adapter on again, whatever the function did
+    assert isinstance(change, numbers.Real), f"not done yet: accuracy_change returned {change!r}, not a number"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "your change for layers 0..half-1 is not the sweep's delta[0, half - 1]: evaluate with every adapter on, then inside L.adapters_skipped(model, layers), and return 100 x (off - on)"
+""" # END TEST CONFIG
+def test_matches_the_sweep(accuracy_change, span_model, tokenizer, dev, delta, n_layers):
+    import labutils as L
+    half = n_layers // 2
+    try:
+        mine, sweep = float(accuracy_change(span_model, tokenizer, dev, range(0, half))), float(delta[0, half - 1])
+    except (NameError, TypeError, AttributeError) as error:
+        assert False, f"not done yet ({type(error).__name__}: {error})"
+    finally:
+        L.set_skipped_layers(span_model, [])
+    pair = 100 / len(dev)  # one dev pair, in points
+    error = abs(mine - sweep) / max(abs(mine) + abs(sweep), 1e-12)
+    print(f"layers 0..{half - 1} off: yours {mine:+.2f} points, the sweep's {sweep:+.2f} points; "
+          f"relative error {error:.1e}, difference {abs(mine - sweep) / pair:.1f} dev pair(s)")
+    assert abs(mine - sweep) <= pair + 1e-9, f"{mine:+.2f} points against the sweep's {sweep:+.2f}"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "after accuracy_change every adapter must be on again: switch them off only inside `with L.adapters_skipped(model, layers):`"
+""" # END TEST CONFIG
+def test_adapters_back_on(accuracy_change, span_model, tokenizer, dev, n_layers):
+    import numbers, labutils as L
+    rows = dev.select(range(min(8, len(dev))))
+    try:
+        change = accuracy_change(span_model, tokenizer, rows, range(n_layers))
+    except (NameError, TypeError, AttributeError) as error:
+        assert False, f"not done yet ({type(error).__name__}: {error})"
+    assert isinstance(change, numbers.Real), "not done yet: accuracy_change returns no number"
+    left_off = L.skipped_layers(span_model)
+    if left_off:
+        L.set_skipped_layers(span_model, [])  # put the model right for the rest of the notebook
+    assert left_off == [], f"adapters still off in layers {left_off}"
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+def test_other_weights(accuracy_change, span_model, tokenizer, dev, n_layers):
+    # A copy whose adapters are large random weights, and whose head is shifted so that at least
+    # one prediction flips when every adapter goes: the sign and the scale (points, not a
+    # fraction) of the answer show even in the quick profile. Labels: the all-on predictions.
+    import copy, torch, labutils as L
+    model = copy.deepcopy(span_model).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".adapters." in name:
+                p.copy_(torch.randn(p.shape, generator=generator).to(p) * 0.5)
+    rows = dev.select(range(min(32, len(dev))))
+    margin = lambda: (lambda z: z[:, 1] - z[:, 0])(L.predict_logits(model, tokenizer, rows))
+    on = margin()
+    with L.adapters_skipped(model, range(n_layers)):
+        off = margin()
+    i = int(abs(on - off).argmax())
+    with torch.no_grad():
+        model.classifier.bias[1] -= float(on[i] + off[i]) / 2  # row i: on and off either side of 0
+    predicted = L.predict_logits(model, tokenizer, rows).argmax(-1)
+    rows = rows.remove_columns("label").add_column("label", [int(x) for x in predicted])
+    for layers in (range(n_layers), [n_layers - 1]):
+        with L.adapters_skipped(model, layers):
+            expected = 100 * L.evaluate(model, tokenizer, rows)["accuracy"] - 100.0
+        mine = float(accuracy_change(model, tokenizer, rows, layers))
+        assert abs(mine - expected) <= 1e-6, f"layers {list(layers)}: {mine:+.2f} points, expected {expected:+.2f}"
+        assert L.skipped_layers(model) == []
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# From here on the notebook reads the library's sweep (`delta`), not your function.
+
 # %% [markdown]
 # Rows: the first layer whose adapters are removed; columns: the last. The diagonal removes
 # one layer's adapters; the top-right corner removes them all. Colour and number: the change
@@ -273,6 +428,49 @@ print(f"Spans inside the lower {half} layers cost {lower_cost:+.1f} points on av
       + ("the upper layers' adapters matter more, as in the paper." if upper_cost > lower_cost + 0.5
          else "the lower layers' adapters matter more, unlike the paper." if lower_cost > upper_cost + 0.5
          else "about the same for both halves."))
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 04-heatmap
+# manual: true
+# points: 3
+
+# %% [markdown]
+# **Exercise 04-heatmap (written).** The cell above turns the heatmap into three verdicts with
+# fixed thresholds (2 points, 3 points, half a point). Do not copy them: judge them. In four to
+# six sentences, say for each of the paper's three claims (single layers cost little; all layers
+# together are essential; the upper layers matter more) whether *your* heatmap supports it, and
+# how sure you can be. Use three facts: how many points one dev pair is worth here
+# (`100 / len(dev)`), the majority-class rate, and where the heatmap comes from (one trained
+# adapter, seed 0, with its adapters switched off afterwards).
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Rubric (3 points; any run's numbers: grade the reasoning, not the values).**
+# - **1 point, single layers.** Reads the *diagonal* (one layer's adapters off), gives the
+#   largest loss, and measures it in dev pairs (full profile: 408 pairs, one pair = 0.25
+#   points). Says whether it stays within the paper's "at most 2 points" and that a loss of
+#   one or two pairs is at the resolution of the dev set. No point for "small" without a scale.
+# - **1 point, all layers.** Reads the *top-right corner* (every adapter off) and compares it
+#   with both the accuracy with every adapter on and the majority-class rate. Full credit says
+#   why the drop can stop above (or below) the majority rate: the LayerNorms and the head were
+#   trained *with* the adapters, and the adapters are removed without retraining. A quick-profile
+#   answer that says its adapters have hardly moved from the identity, so the whole map is about
+#   0, also earns the point.
+# - **1 point, lower against upper.** Compares *spans* inside the lower half with spans inside
+#   the upper half (averages or the two triangles), not one cell. Then it qualifies the
+#   verdict: the map is one trained adapter, so a gap of a point or two between the halves may
+#   be this seed's pattern, and only a sweep of another seed's adapter would settle it. It also
+#   notes that the lab's model may not be the paper's 12-layer BERT-base (MiniLM has 6 layers).
+# - No credit for restating the printed verdicts, or for exact numbers taken from another run.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 2 · Initialisation scale (paper, Section 3.6)
@@ -375,6 +573,52 @@ for m, row in per_m.iterrows():
                 textcoords="offset points", xytext=(4, 6), fontsize=8)
 ax.margins(x=0.15)  # room for the last label (m=256)
 ax.set(xlabel="trainable parameters with the head, % of the base model (log scale)", title="Accuracy against adapter size");
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 04-noise
+# manual: true
+# points: 3
+
+# %% [markdown]
+# **Exercise 04-noise (written).** Experiments 2 and 3 train one seed per point, while the
+# reference adapter was trained with three seeds (printed at the top of this section's runs:
+# mean, standard deviation and range). Using that spread as the yardstick, answer in a few
+# sentences: (a) which differences between initialisation scales are real, and which may be
+# noise? (b) Does the bottleneck table show that a larger m is more accurate, and what does a
+# larger m cost? (c) What would you change in `S.Budget` to settle (a) and (b), and what
+# would it cost in runs?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Rubric (3 points; the answer must use the reference adapter's spread, whatever its value).**
+# - **1 point (a).** If the large scales ($\sigma \ge 10^{-1}$) score at, or within a dev pair
+#   of, the majority-class rate, the answer calls that a real effect: a qualitative failure
+#   (one class predicted for every pair), far outside the seed spread. It links this to the
+#   untrained check above: $\sigma = 1$ moves the hidden states by more than 10% at init. Gaps
+#   among $\sigma \le 10^{-2}$ are read against the reference's standard deviation or range:
+#   one seed each, so a gap inside that range (or under about two standard deviations) is not
+#   evidence. That agrees with the paper: robust for $\sigma \le 10^{-2}$.
+# - **1 point (b).** Cost (adapter parameters, the trainable share) grows about linearly with
+#   m, which is exact, not noise. Accuracy is read against the spread: an apparent trend, such
+#   as the largest m scoring highest, counts only if it clearly exceeds the seed spread with
+#   one seed per point; otherwise "flat within the noise", as in the paper. Mentions that
+#   training time grows only a little, because the frozen base dominates the compute.
+# - **1 point (c).** More seeds per point (`S.Budget.from_profile(profile, seeds=(0, 1, 2))`):
+#   three times the runs of experiments 2 and 3 (11 points: about 20 more runs, fewer where a
+#   point is the reference adapter itself, whose seeds are already there), realistic on a GPU.
+#   The uncertainty of a mean shrinks like $1/\sqrt{n}$. The same seeds for every variant give
+#   paired comparisons. The dev set cannot grow (MRPC has 408 pairs), but another task or
+#   cross-validation could. No point for "more epochs" alone: that changes the question, not
+#   the noise.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 4 · Placement: where should the adapter sit?
@@ -586,3 +830,20 @@ print(f"runs read back from the cache: {cache.hits}, trained now: {cache.misses}
 # training reliable, and that accuracy hardly depends on the bottleneck size. Where your runs
 # disagree, look at the seed spread first: MRPC's dev set has only 408 pairs, so one pair is a
 # quarter of a point.
+
+# %% [markdown]
+# ## Exercises to go further
+# Open questions, not graded by the checks; each needs a few more training runs.
+#
+# 1. **Is the heatmap a property of the method or of one run?** Keep the adapter of the
+#    reference run with seed 1 as well (`S.adapter_job(choice, data, houlsby, budget, seed=1,
+#    keep_adapter=True)`), sweep its spans the same way and plot both maps side by side.
+#    Which features survive the change of seed: the diagonal, the corner, the lower/upper gap?
+# 2. **Removing against never training.** Experiment 1 removes the lower layers' adapters
+#    *after* training; AdapterDrop with $k = L/2$ (experiment 5) trains without them. Compare
+#    `delta[0, L/2 - 1]` with the accuracy change of the $k = L/2$ run. Why may the two differ,
+#    and which one tells you what an adapter in the lower layers is worth?
+# 3. **Where does initialisation break?** The runs jump from $\sigma = 10^{-2}$ to
+#    $10^{-1}$. Add scales in between (`INIT_STDS`) with three seeds each on a GPU, and find
+#    where training starts to fail. Does that match the relative change at init printed in
+#    experiment 2?

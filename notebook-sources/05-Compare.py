@@ -1,3 +1,15 @@
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: 05-Compare
+# init_cell: false
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# tests:
+#   files: true
+#   ok_format: false
+# generate: true
+
 # %% [markdown]
 # # 05 · Compare: adapters against full fine-tuning, LoRA, prefix, prompt tuning and IA3
 #
@@ -83,6 +95,14 @@ profile = L.notebook.start(PROFILE)
 choice = L.resolve_model()
 print(choice.banner())
 print(L.notebook.hardware())
+
+# %% [markdown]
+# The exercises' checks: `grader.check("05-choose")` runs the public tests of exercise `05-choose`
+# on what you wrote and says what is wrong, without stopping the notebook.
+
+# %%
+import otter
+grader = otter.Notebook(tests_dir="exercise-tests")
 
 # %% [markdown]
 # ## Data, budget and cache
@@ -325,6 +345,240 @@ if near_majority:
     print(f"At or within a point of the majority class ({100 * majority:.1f}%), i.e. not learned within "
           f"this budget: {', '.join(near_majority)}.")
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: 05-table
+# manual: true
+# points: 4
+
+# %% [markdown]
+# **Exercise 05-table (written).** Read the comparison table and the lines above, and answer in
+# a few sentences each. (a) Which methods can you not tell apart from full fine-tuning, and
+# which are worse? Judge against the seed-to-seed spread, not by the ranking. (b) What does a
+# parameter-efficient method save against full fine-tuning, and what does it cost? Use the
+# memory, stored-per-task, train-time and latency columns. (c) Prompt tuning: a bad method, or
+# a bad budget? Say which facts in the table and which from the papers support your answer.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Rubric (4 points; any run's numbers: grade the reasoning, not the values).**
+# - **2 points (a).** 1 point for using the spread: every gap is compared with the seed-to-seed
+#   standard deviation (the "typical" one printed above, or each row's ±), and the answer notes
+#   that three seeds give only a rough spread. 1 point for groups consistent with *this* run
+#   (in the stored full run: Houlsby adapters, LoRA and FFN-only within the noise of full
+#   fine-tuning; IA3, prefix tuning and the scaled parallel adapter a few points below; prompt
+#   tuning far below), with F1 read as a second opinion. An ordering alone ("LoRA is best")
+#   gets no point.
+# - **1 point (b).** Stored per task: about 1-2% of the full model (a few MB against ~90 MB
+#   for MiniLM), the saving that grows with the number of tasks. Training memory: several times
+#   less, because Adam keeps two moments for the trainable weights only. Train time: about the
+#   same, because the backward pass still runs through the frozen base (not "7-15x faster").
+#   Latency: every unmerged method adds some; prefix and prompt tuning add the most, because
+#   they lengthen what attention reads. Full fine-tuning runs at the base model's latency.
+# - **1 point (c).** Prompt tuning sits at or near the majority class, with the largest spread:
+#   it has not learned the task within this budget. The answer names the budget as the first
+#   suspect (2 epochs, a few thousand trained values, a small model) and cites Lester et al.
+#   (2021): prompt tuning catches up with full fine-tuning only at about 10 billion
+#   parameters. Calling the method worthless, with no mention of budget or scale, gets no point.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 05-choose
+# points: 4
+
+# %% [markdown]
+# **Exercise 05-choose: the method-choice decision tree as a function.** Given a deployment,
+# which method? Write `choose_method(n_tasks, trainable_budget_pct, need_base_latency,
+# model_params=110e6)`. It returns a method name from the table above, or `None` when no
+# method fits. The arguments:
+#
+# * `n_tasks`: how many tasks share one base model;
+# * `trainable_budget_pct`: the most you may train and store per task, in % of the base model's
+#   parameters *besides the head* (100: no limit);
+# * `need_base_latency`: inference must cost exactly what the base model costs;
+# * `model_params`: the size of the base model.
+#
+# `SHARE_PCT` gives what each candidate trains besides the head, in % (the upper ends over
+# MiniLM and BERT-base). A method fits the budget when `trainable_budget_pct >= SHARE_PCT[name]`.
+# The lab's tree:
+#
+# 1. One task, and the budget allows everything (≥ 100%): **full fine-tuning**. There is
+#    nothing to share, and nothing is added at inference.
+# 2. Otherwise, if `need_base_latency`, only an update that folds into the frozen weights
+#    qualifies. LoRA's $BA$ adds to $W$; IA3's vectors rescale rows or columns of $W$. So take
+#    **LoRA** if it fits, else **IA3** if it fits, else `None`.
+# 3. Otherwise, take the first that fits: **Houlsby adapters**, **LoRA**, **IA3**. If none fits,
+#    take **prompt tuning** for a model of at least $10^{10}$ parameters (Lester et al. 2021);
+#    else `None`.
+#
+# Prefix tuning and the scaled parallel adapter never come out. On this table, LoRA costs less
+# and scores at least as well.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+SHARE_PCT = {"Houlsby adapters": 1.7, "LoRA": 0.35, "IA3": 0.07}  # % of the base model, besides the head
+
+
+def choose_method(n_tasks, trainable_budget_pct, need_base_latency, model_params=110e6):
+    """A method name from the table above, or None when no method fits."""
+    # BEGIN SOLUTION
+    if n_tasks == 1 and trainable_budget_pct >= 100:
+        return "full fine-tuning"
+    candidates = ["LoRA", "IA3"] if need_base_latency else ["Houlsby adapters", "LoRA", "IA3"]
+    for name in candidates:
+        if trainable_budget_pct >= SHARE_PCT[name]:
+            return name
+    if not need_base_latency and model_params >= 1e10:
+        return "prompt tuning"
+    return None
+    # END SOLUTION
+
+
+print("one task, no limit:", choose_method(1, 100, False))
+print("20 tasks, 2% each, base latency:", choose_method(20, 2, True))
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: make choose_method(n_tasks, trainable_budget_pct, need_base_latency) return a method name from the table"
+""" # END TEST CONFIG
+def test_done(choose_method):
+    try:
+        answer = choose_method(1, 100, False)
+    except (NameError, TypeError, AttributeError) as error:
+        assert False, f"not done yet ({type(error).__name__}: {error})"
+    assert isinstance(answer, str), f"not done yet: choose_method(1, 100, False) returned {answer!r}"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "without a latency constraint: full fine-tuning only for one task with no limit, then the first of Houlsby adapters, LoRA, IA3 that fits the budget"
+""" # END TEST CONFIG
+def test_without_latency_constraint(choose_method):
+    cases = {(1, 100, False): "full fine-tuning", (8, 100, False): "Houlsby adapters",
+             (1, 5, False): "Houlsby adapters", (3, 1.0, False): "LoRA", (3, 0.2, False): "IA3"}
+    try:
+        wrong = {case: choose_method(*case) for case in cases if choose_method(*case) != cases[case]}
+    except (NameError, TypeError, AttributeError) as error:
+        assert False, f"not done yet ({type(error).__name__}: {error})"
+    print(f"{len(cases) - len(wrong)} of {len(cases)} cases right" + "".join(
+        f"; choose_method{case} gave {got!r}, expected {cases[case]!r}" for case, got in wrong.items()))
+    assert not wrong, f"{len(wrong)} of {len(cases)} cases wrong"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "with need_base_latency only LoRA or IA3 (their updates merge into the weights) or None may come out, unless one task may train everything"
+""" # END TEST CONFIG
+def test_base_latency(choose_method):
+    cases = {(1, 100, True): "full fine-tuning", (20, 2, True): "LoRA", (20, 0.1, True): "IA3",
+             (20, 0.01, True): None}
+    try:
+        wrong = {case: choose_method(*case) for case in cases if choose_method(*case) != cases[case]}
+    except (NameError, TypeError, AttributeError) as error:
+        assert False, f"not done yet ({type(error).__name__}: {error})"
+    print(f"{len(cases) - len(wrong)} of {len(cases)} cases right" + "".join(
+        f"; choose_method{case} gave {got!r}, expected {cases[case]!r}" for case, got in wrong.items()))
+    assert not wrong, f"{len(wrong)} of {len(cases)} cases wrong"
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 1
+""" # END TEST CONFIG
+def test_edges_and_grid(choose_method):
+    from labutils.sweeps.choose import SHARE_PCT, choose_method as reference
+    assert choose_method(4, SHARE_PCT["LoRA"], True) == "LoRA"          # a budget equal to the share fits
+    assert choose_method(4, SHARE_PCT["Houlsby adapters"], False) == "Houlsby adapters"
+    assert choose_method(50, 0.01, False, 11e9) == "prompt tuning"
+    assert choose_method(50, 0.01, True, 11e9) is None                   # prompt tuning lengthens the input
+    assert choose_method(50, 0.01, False) is None
+    for n_tasks in (1, 2, 100):
+        for budget in (0.0, 0.05, 0.07, 0.2, 0.35, 1.0, 1.7, 50, 100):
+            for latency in (False, True):
+                for size in (22e6, 110e6, 2e10):
+                    case = (n_tasks, budget, latency, size)
+                    assert choose_method(*case) == reference(*case), f"choose_method{case}"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 05-tree
+# manual: true
+# points: 2
+
+# %% [markdown]
+# **Exercise 05-tree (written).** Is the tree you just wrote defensible? Name one branch that
+# this notebook's table supports, one that rests only on the papers (the table did not measure
+# it), and one change you would make to the tree, with the evidence for it.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Rubric (2 points).**
+# - **1 point: evidence sorted.** Supported by the table: LoRA before IA3 (IA3 scored a few
+#   points lower, beyond the noise); LoRA instead of prefix tuning or the scaled parallel
+#   adapter (lower, for a similar share); no prompt tuning at this size (majority class);
+#   full fine-tuning for one task (the other methods gain no accuracy over it, and it adds no
+#   latency). From the papers only: that LoRA and IA3 *merge* (the table timed them unmerged,
+#   slower than the base model), prompt tuning at $10^{10}$ parameters, and the thresholds
+#   (parameter counts, not measurements). Both halves are needed for the point.
+# - **1 point: a justified change.** For example: above Houlsby's share, Houlsby against LoRA
+#   is a tie within the noise here (and 04's bottleneck sweep shows capacity hardly matters
+#   on MRPC), so "LoRA whenever it fits" is at least as defensible, and cheaper. Or: with many
+#   tasks *and* base latency, merging means one copy of the weights per task (or re-merging per
+#   request), a memory cost the tree ignores. Or: the evidence is one task, one small model and
+#   2 epochs, so the accuracy-based branches need a harder task before they generalise.
+#   A change with no evidence gets no point.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# The lab's tree is also in the library (`labutils/sweeps/choose.py`, with its sources). Four
+# deployments, and what this run measured for the method each one gets:
+
+# %% tags=["nbval-ignore-output"]
+from labutils.sweeps.choose import choose_method as lab_choice
+
+deployments = {"one task, no limit": (1, 100, False), "20 tasks on one server, 2% each": (20, 2, False),
+               "20 tasks, base model's latency": (20, 2, True), "100 tasks, 0.1% each, base latency": (100, 0.1, True),
+               "100 tasks, 0.01% each": (100, 0.01, False)}
+chosen = {name: lab_choice(*case) for name, case in deployments.items()}
+pd.DataFrame({name: {"method": method or "nothing fits",
+                     "dev accuracy here": f"{summary.loc[method, 'mean']:.1f} ± {summary.loc[method, 'std']:.1f}"
+                     if method in summary.index else ""}
+              for name, method in chosen.items()}).T
+
+# %% tags=["nbval-check-output"]
+L.notebook.check("the lab's tree answers with a row of this table or with nothing",
+                 all(method is None or method in {m.name for m in methods} for method in chosen.values()))
+
 # %% [markdown]
 # ## Results for the instructor
 
@@ -346,3 +600,18 @@ print("wrote", L.notebook.shown(L.notebook.write_results("05-compare", results_j
 # models (Lester et al. found prompt tuning competitive only at billions of parameters). A short budget favours methods that change the network more
 # directly, so where a method sits at the majority class here, the first suspect is the
 # budget, not the method.
+
+# %% [markdown]
+# ## Exercises to go further
+# Open questions, not graded by the checks; each needs a few more training runs.
+#
+# 1. **A fair budget for prompt tuning.** Give prompt tuning alone 10 epochs
+#    (`dataclasses.replace(budget, epochs=10)` in `S.method_job`). Does it leave the majority
+#    class? What does that say about comparing methods at one fixed budget?
+# 2. **Merged LoRA.** Merge the trained LoRA update into the weights (`merge_and_unload()` in
+#    peft), time it as in the latency section, and check that its logits match the unmerged
+#    model's. Which branch of the tree did you just test?
+# 3. **Tune the learning rate per method.** Each method here keeps one learning rate from its
+#    paper. Sweep three rates for LoRA and IA3 (for example x0.3, x1, x3) on a GPU. Does the
+#    gap between them survive? What does a fair comparison then cost in runs?
+
