@@ -666,8 +666,8 @@ plt.show()
 # > gap and against the noise: the last row skips every adapter and so runs the base model's
 # > own computation, so however far its `x base` lies from 1.00 is the size of the timing noise,
 # > and a trend in k smaller than that is not measured. Notebook 04 times it again:
-# > 0.95x to 1.05x the speed of all-layer adapters for k = 1 to 6. AdapterDrop's gains are in
-# > training (04: 1.42x as fast at k = 3), and at inference when several tasks are served at
+# > 0.98x to 1.07x the speed of all-layer adapters for k = 1 to 6. AdapterDrop's gains are in
+# > training (04: 1.28x as fast at k = 3), and at inference when several tasks are served at
 # > once and the adapter-free lower layers run once for all of them (Rücklé et al. 2021).
 #
 # Skipping adapters changes the function, of course: how much accuracy each span of layers
