@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 
 from ..config import AdapterConfig
 from ..device import pick_device
-from ..params import is_head, unfreeze_all
+from ..params import parameter_report, unfreeze_all
 from ..hub import ModelChoice, load_base_model
 from ..io import adapter_file_size, model_file_size, save_adapter
 from ..latency import forward_pass, interleaved_latency, synthetic_batch
@@ -143,9 +143,9 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
         model, _ = build(choice, method)
     except PeftMethodUnavailable as e:
         return {"unavailable": str(e)}
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     # Every method trains a classification layer; without it the shares compare the methods themselves.
-    head = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and is_head(n))
+    report = parameter_report(model, base_params)
+    trainable, head = report["trainable"], report["groups"]["head"]["trainable"]
     if method.kind == "adapter":
         with tempfile.TemporaryDirectory() as tmp:
             stored = adapter_file_size(save_adapter(model, Path(tmp) / "adapter", ADAPTER_NAME, task="mrpc"))
