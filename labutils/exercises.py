@@ -78,3 +78,21 @@ def confident_mistake_rows(probs: np.ndarray, labels, k: int = 8) -> list:
     ds = Dataset.from_dict({"sentence1": [str(i) for i in range(len(labels))], "label": labels})
     table = confident_mistakes(ds, np.asarray(probs), [str(c) for c in range(np.asarray(probs).shape[1])], k=k)
     return [int(s) for s in table["sentence1"]] if len(table) else []
+
+
+def wrong_cases(function, cases: dict) -> dict:
+    """Call `function(*case)` for each case of {case: expected}; return {case: got} where got != expected.
+
+    Prints how many were right and each wrong answer, so that a failing check says at once which
+    case to look at. A function that is not written yet (NameError, TypeError, AttributeError)
+    fails the check with "not done yet" rather than with a traceback.
+    """
+    name = getattr(function, "__name__", "function")
+    try:
+        got = {case: function(*case) for case in cases}
+    except (NameError, TypeError, AttributeError) as error:
+        raise AssertionError(f"not done yet ({type(error).__name__}: {error})") from None
+    wrong = {case: answer for case, answer in got.items() if answer != cases[case]}
+    print(f"{len(cases) - len(wrong)} of {len(cases)} cases right" + "".join(
+        f"; {name}{case} gave {answer!r}, expected {cases[case]!r}" for case, answer in wrong.items()))
+    return wrong
