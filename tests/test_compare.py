@@ -23,7 +23,9 @@ def test_methods_are_validated():
         C.Method("x", "adapter", 1e-3)
     with pytest.raises(ValueError, match="names none"):
         C.Method("x", "peft", 1e-3)
-    assert len(METHODS) == 8 and {m.kind for m in METHODS.values()} == set(C.KINDS)
+    with pytest.raises(ValueError, match="mam method but has no AdapterConfig"):
+        C.Method("x", "mam", 1e-3)
+    assert len(METHODS) == 10 and {m.kind for m in METHODS.values()} == set(C.KINDS)
 
 
 def test_adapter_runs_of_04_and_05_are_one_run_with_one_key(tiny_choice, tiny_data):
@@ -96,3 +98,30 @@ def test_method_latency_covers_base_and_methods(tiny_choice):
     chosen = [METHODS[n] for n in ("full fine-tuning", "Houlsby adapters", "LoRA", "prompt tuning")]
     out = C.method_latency(tiny_choice, chosen, pairs=2, tokens=8, passes=2)
     assert set(out) == {"base model", "Houlsby adapters", "LoRA", "prompt tuning"} and min(out.values()) > 0
+
+
+def test_compacter_is_the_houlsby_adapter_with_phm_projections():
+    methods = {m.name: m for m in C.default_methods(adapter_lr=1e-3, full_lr=5e-5, reduction_factor=4)}
+    compacter, houlsby = methods["Compacter"].adapter, methods["Houlsby adapters"].adapter  # m = 8 on d = 32
+    assert (compacter.projection, compacter.phm_dim, compacter.phm_rank, compacter.shared_phm_rule) == ("phm", 4, 1, True)
+    assert dataclasses.replace(compacter, projection="linear") == houlsby
+    model = add_adapter(make_tiny_model(), "c", compacter)
+    m = compacter.bottleneck_for(32)
+    assert adapter_parameter_count(model, "c") == L.compacter_param_count(32, m, n=4, rank=1, adapters=3 * 2, shared_A=True)
+
+
+def test_mam_is_its_own_run_and_stores_its_adapter_beside_peft(tiny_choice, tiny_data):
+    mam = METHODS["MAM adapter"]
+    job = C.method_job(tiny_choice, tiny_data, mam, BUDGET, 0)
+    assert job.fn is C.train_method and job.settings["method"]["adapter"] == mam.adapter.to_dict()
+    prefix = C.method_job(tiny_choice, tiny_data, METHODS["prefix tuning"], BUDGET, 0)
+    assert job.settings != prefix.settings
+    model, _ = C.build(tiny_choice, mam)
+    adapter = sum(p.numel() for n, p in model.named_parameters() if f".adapters.{C.ADAPTER_NAME}." in n)
+    assert adapter > 0 and all(p.requires_grad for n, p in model.named_parameters() if f".adapters.{C.ADAPTER_NAME}." in n)
+    base = sum(p.numel() for p in L.load_base_model(tiny_choice)[0].parameters())
+    with_adapter = C.footprint(tiny_choice, mam, base)["stored_bytes"]
+    without = L.io.model_file_size(model)  # peft's own save: the prefix and the head only
+    assert 4 * adapter <= with_adapter - without < 4 * adapter + 4096
+    out = C.train_method(tiny_choice, tiny_data, mam, BUDGET, seed=0)
+    assert 0 <= out["accuracy"] <= 1 and out["train_seconds"] > 0

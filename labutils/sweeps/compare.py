@@ -1,7 +1,9 @@
 """Comparing fine-tuning methods on one model, one dataset and one training budget.
 
-The rows: full fine-tuning; the lab's Houlsby, FFN-only and scaled parallel adapters; and peft's
-LoRA, prefix tuning, prompt tuning and IA3 (`labutils.sweeps.baselines`). Every method trains from
+The rows: full fine-tuning; the lab's Houlsby, FFN-only and scaled parallel adapters and Compacter
+(the Houlsby adapter with PHM projections); peft's LoRA, prefix tuning, prompt tuning and IA3
+(`labutils.sweeps.baselines`); and the MAM adapter, peft's prefix tuning plus the lab's scaled
+parallel FFN adapter (`labutils.sweeps.mam`). Every method trains from
 the same pretrained weights on the same rows for the same number of epochs and seeds; each
 keeps its own learning rate (`Method.learning_rate`, from its paper's range except LoRA's 1e-3,
 above the LoRA paper's; not tuned on the dev set), because no single rate suits both 22 million weights and a few thousand.
@@ -32,27 +34,29 @@ from ..recipes import adapter_model
 from ..train import set_seed
 from .baselines import PeftMethodUnavailable, library_versions, make_peft_model
 from .budget import Budget
+from .mam import MAM_PREFIX_TOKENS, make_mam_model, mam_config, mam_file_size
 from .measure import ADAPTER_NAME, adapter_job, run_key, train_adapter, train_and_measure
 from .runs import Job
 
-KINDS = ("full", "adapter", "peft")
+KINDS = ("full", "adapter", "peft", "mam")
 
 
 @dataclass(frozen=True)
 class Method:
     """One row of the comparison."""
     name: str = field(metadata={"help": "Row label, e.g. 'LoRA'."})
-    kind: str = field(metadata={"help": "'full' (every weight trains), 'adapter' (labutils) or 'peft'."})
+    kind: str = field(metadata={"help": "'full' (every weight trains), 'adapter' (labutils), 'peft', or 'mam' "
+                                        "(peft's prefix + the lab's parallel FFN adapter)."})
     learning_rate: float = field(metadata={"help": "Peak learning rate (linear warm-up and decay)."})
-    adapter: Optional[AdapterConfig] = field(default=None, metadata={"help": "For kind 'adapter': the adapter."})
+    adapter: Optional[AdapterConfig] = field(default=None, metadata={"help": "For kinds 'adapter' and 'mam': the adapter."})
     peft_method: Optional[str] = field(default=None, metadata={"help": "For kind 'peft': lora, prefix, prompt or ia3."})
     peft_options: tuple = field(default=(), metadata={"help": "For kind 'peft': (key, value) overrides of its config."})
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown method kind {self.kind!r}; choose one of {KINDS}.")
-        if self.kind == "adapter" and self.adapter is None:
-            raise ValueError(f"method {self.name!r} is an adapter method but has no AdapterConfig.")
+        if self.kind in ("adapter", "mam") and self.adapter is None:
+            raise ValueError(f"method {self.name!r} is an {self.kind} method but has no AdapterConfig.")
         if self.kind == "peft" and self.peft_method is None:
             raise ValueError(f"method {self.name!r} is a peft method but names none (lora, prefix, prompt, ia3).")
 
@@ -71,17 +75,28 @@ def adapter_variants(reduction_factor: int = 16) -> dict:
     }
 
 
+def compacter_config(reduction_factor: int = 16, phm_dim: int = 4) -> AdapterConfig:
+    """Compacter (Mahabadi et al., 2021): Houlsby's placement, each projection a sum of phm_dim
+    Kronecker products with slow weights shared across layers and rank-1 fast weights."""
+    return AdapterConfig(reduction_factor=reduction_factor, placement="houlsby", projection="phm",
+                         phm_dim=phm_dim, phm_rank=1, shared_phm_rule=True)
+
+
 def default_methods(adapter_lr: float, full_lr: float, reduction_factor: int = 16) -> list:
-    """The eight rows of notebook 05, with one learning rate each from the methods' papers."""
+    """The ten rows of notebook 05, with one learning rate each from the methods' papers."""
     return [
         Method("full fine-tuning", "full", full_lr),
         *(Method(name, "adapter", adapter_lr, adapter=config) for name, config in adapter_variants(reduction_factor).items()),
+        # Mahabadi et al. train Compacter with the adapters' rate (3e-3 on T5); here the lab's adapter rate.
+        Method("Compacter", "adapter", adapter_lr, adapter=compacter_config(reduction_factor)),
         # LoRA used 4e-4..5e-4 for RoBERTa-base over 30+ epochs; a two-epoch budget needs more.
         Method("LoRA", "peft", 1e-3, peft_method="lora"),
         # Prefix and prompt tuning train a few vectors and need much larger steps (P-tuning v2, Lester et al.).
         Method("prefix tuning", "peft", 1e-2, peft_method="prefix"),
         Method("prompt tuning", "peft", 3e-2, peft_method="prompt"),
         Method("IA3", "peft", 3e-3, peft_method="ia3"),  # T-Few's rate
+        # One rate for both parts, the adapter's: not tuned (prefix tuning alone wants 1e-2).
+        Method("MAM adapter", "mam", adapter_lr, adapter=mam_config(reduction_factor=reduction_factor)),
     ]
 
 
@@ -97,6 +112,8 @@ def method_job(choice: ModelChoice, data, method: Method, budget: Budget, seed: 
     trains = {"method": {"kind": method.kind, "peft_method": method.peft_method,
                          "options": [list(o) for o in method.peft_options]},
               "libraries": library_versions()}  # whether a peft method works at all depends on them
+    if method.kind == "mam":
+        trains["method"].update(adapter=method.adapter.to_dict(), prefix_tokens=MAM_PREFIX_TOKENS)
     return Job(run_key(choice, data, budget, seed, trains), train_method,
                dict(choice=choice, data=data, method=method, budget=budget, seed=seed), label)
 
@@ -111,6 +128,8 @@ def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
     model, tokenizer = load_base_model(choice, list(label_names))
     if method.kind == "full":
         unfreeze_all(model)
+    elif method.kind == "mam":
+        model = make_mam_model(model, ADAPTER_NAME, method.adapter)
     else:
         model = make_peft_model(model, method.peft_method, **dict(method.peft_options))
     return model, tokenizer
@@ -137,7 +156,7 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
 
     Full fine-tuning stores the whole model per task; the adapters store their folder
     (`save_adapter`: adapters, LayerNorms, head); peft stores what `save_pretrained` writes
-    for a peft model (its own weights and the head).
+    for a peft model (its own weights and the head); MAM that and its adapter's weights.
     """
     try:
         model, _ = build(choice, method)
@@ -149,6 +168,8 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
     if method.kind == "adapter":
         with tempfile.TemporaryDirectory() as tmp:
             stored = adapter_file_size(save_adapter(model, Path(tmp) / "adapter", ADAPTER_NAME, task="mrpc"))
+    elif method.kind == "mam":  # peft's prefix and head, plus the adapter peft does not know of
+        stored = mam_file_size(model, ADAPTER_NAME)
     else:  # what `save_pretrained` writes: the whole model, or for peft its own weights and the head
         stored = model_file_size(model)
     return {"trainable_params": trainable, "trainable_pct": 100.0 * trainable / base_params,

@@ -13,8 +13,11 @@ LayerNorms stay frozen (the paper counts only the prefix and adapter parameters)
 """
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Optional
 
+from safetensors.torch import save_file
 from torch import nn
 
 from ..config import AdapterConfig
@@ -65,3 +68,16 @@ def mam_parts(model: nn.Module, name: str = "mam") -> dict:
         else:
             parts["other"] += param.numel()
     return parts
+
+
+def mam_file_size(model: nn.Module, name: str = "mam") -> int:
+    """Bytes one MAM task stores: what peft's `save_pretrained` writes (the prefix and the head)
+    plus the parallel adapter's weights, which peft does not know of, as one safetensors file."""
+    adapter = {pname: param.detach().cpu().contiguous() for pname, param in model.named_parameters()
+               if f".adapters.{name}." in pname}
+    if not adapter:
+        raise ValueError(f"the model has no MAM adapter named {name!r}; build it with make_mam_model.")
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        save_file(adapter, str(Path(tmp) / f"{name}_adapter.safetensors"))
+        return sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
