@@ -2,8 +2,8 @@
 
 One budget (`Budget`), one cache key (`measure.run_key`), one train-and-measure function
 (`measure.train_and_measure`), the run cache and its jobs (`RunCache`, `Job`, `run_jobs`),
-the ablations' pieces, the method comparison and its peft baselines. Nothing in the lesson
-package imports this wing.
+the ablations' pieces, the method comparison and its peft baselines, and 06's fusion runs.
+Nothing in the lesson package imports this wing.
 """
 from .budget import Budget
 from .runs import Job, RunCache, run_jobs, stable_key
@@ -12,5 +12,6 @@ from .ablation import (freeze_layers_below, is_upper_triangular, majority_rate, 
 from .measure import ADAPTER_NAME, adapter_job, train_adapter
 from .baselines import DEFAULT_CONFIGS, PEFT_METHODS, PeftMethodUnavailable, make_peft_model
 from .compare import Method, adapter_variants, build, default_methods, footprint, method_job, method_latency
-from . import ablation, baselines, budget, compare, mam, measure, pool, runs
+from . import ablation, baselines, budget, compare, fusion, mam, measure, pool, runs
+from .fusion import attention_frame, fusion_job, fusion_model, train_fusion
 from .mam import make_mam_model, mam_config

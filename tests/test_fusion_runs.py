@@ -1,0 +1,66 @@
+"""06's fusion runs: keyed by what the source adapters are, trained and measured like 04/05's runs."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import labutils as L
+from labutils import sweeps as S
+
+BUDGET = S.Budget(epochs=1, max_steps=1, batch_size=3, learning_rate=1e-3)
+
+
+def save_source(choice, folder, name, seed):
+    """A stage-1 adapter with random weights (as if trained), saved like 03's task adapters."""
+    torch.manual_seed(seed)
+    model, _ = L.load_base_model(choice)
+    L.add_adapter(model, name, L.AdapterConfig(bottleneck=8))
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if f".adapters.{name}." in n:
+                p.normal_(std=0.1)
+    return L.save_adapter(model, folder, name=name, task=name)
+
+
+@pytest.fixture
+def sources(tiny_choice, tmp_path):
+    return {name: save_source(tiny_choice, tmp_path / "adapters" / name, name, seed)
+            for seed, name in enumerate(["sst2", "rte"])}
+
+
+def test_the_key_names_the_sources_by_content(tiny_choice, tiny_data, sources, tmp_path):
+    job = S.fusion_job(tiny_choice, tiny_data, sources, BUDGET, 0)
+    assert set(job.settings["fusion"]["sources"]) == {"sst2", "rte"} and job.fn is S.train_fusion
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(sources["rte"], moved)
+    same = S.fusion_job(tiny_choice, tiny_data, {"sst2": sources["sst2"], "rte": moved}, BUDGET, 0)
+    assert same.settings == job.settings                   # a copy elsewhere is the same adapter
+    save_source(tiny_choice, sources["rte"], "rte", seed=7)  # trained again: other weights
+    assert S.fusion_job(tiny_choice, tiny_data, sources, BUDGET, 0).settings != job.settings
+    assert S.fusion_job(tiny_choice, tiny_data, sources, BUDGET, 1).settings != job.settings
+    assert S.fusion_job(tiny_choice, tiny_data, sources, BUDGET, 0, learning_rate=5e-5).settings["budget"] \
+        != job.settings["budget"]
+    with pytest.raises(ValueError, match="at least one source"):
+        S.fusion_job(tiny_choice, tiny_data, {}, BUDGET, 0)
+
+
+def test_fusion_model_trains_only_fusion_and_head(tiny_choice, sources):
+    model, _ = S.fusion_model(tiny_choice, sources, ["no", "yes"])
+    assert list(model.config.id2label.values()) == ["no", "yes"]          # the target's new head
+    assert L.switching.adapter_label_names(model, "sst2") == ["0", "1"]             # each source keeps its own
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(".fusion.fusion." in n or "classifier" in n or "pooler" in n for n in trainable)
+    assert not any(".adapters." in n for n in trainable)
+
+
+def test_train_fusion_measures_and_reports_attention(tiny_choice, tiny_data, sources):
+    out = S.train_fusion(tiny_choice, tiny_data, sources, BUDGET, seed=0)
+    assert 0 <= out["accuracy"] <= 1 and out["train_seconds"] > 0 and out["sources"] == ["sst2", "rte"]
+    frame = S.attention_frame(out)
+    assert list(frame.columns) == ["sst2", "rte"] and len(frame) == 3 * 2  # 3 layers x 2 sublayers
+    assert np.allclose(frame.sum(axis=1), 1.0, atol=1e-5)                  # a softmax over the sources
+    cache = S.RunCache(tiny_choice.name_or_path + "-cache")
+    job = S.fusion_job(tiny_choice, tiny_data, sources, BUDGET, 0)
+    [stored] = S.run_jobs(cache, [job], workers=1)
+    assert S.attention_frame(stored).shape == frame.shape                  # JSON round trip of the cache
