@@ -68,12 +68,15 @@ class AdapterFusionLayer(nn.Module):
             outs.append(sublayer.adapters[name].delta(x))
         return torch.stack(outs, dim=-2)
 
-    def forward(self, h: torch.Tensor, input_tensor: torch.Tensor, sublayer) -> torch.Tensor:
-        u = self.adapter_outputs(h, input_tensor, sublayer)
+    def fuse(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The fusion itself: h (batch, tokens, d) attends over u (batch, tokens, adapters, d)."""
         scores = torch.einsum("...d,...nd->...n", self.query(h), self.key(u))
         p = torch.softmax(self.dropout(scores) / self.temperature, dim=-1)
         self.last_attention = p.detach()
         return h + self.value(torch.einsum("...n,...nd->...d", p, u))
+
+    def forward(self, h: torch.Tensor, input_tensor: torch.Tensor, sublayer) -> torch.Tensor:
+        return self.fuse(h, self.adapter_outputs(h, input_tensor, sublayer))
 
     def extra_repr(self) -> str:
         return f"adapters={self.adapter_names}, temperature={self.temperature}"

@@ -144,3 +144,26 @@ def plot_seed_spread(runs, x: str, y: str = "accuracy", ax=None, logx: bool = Fa
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_fusion_attention(frame, title: str = "Mean fusion attention", ax=None, cmap: str = "Blues"):
+    """Heatmap of AdapterFusion's mean attention: rows (layer, sublayer), columns the source adapters.
+
+    Each row is a softmax over the sources, so it sums to 1; 1/N (N sources) is no preference.
+    """
+    import matplotlib.pyplot as plt
+
+    values = np.asarray(frame.values, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 + 0.9 * values.shape[1], 0.8 + 0.32 * values.shape[0]))
+    image = ax.imshow(values, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color=text_colour(image.cmap(image.norm(values[i, j]))))
+    ax.set_xticks(range(values.shape[1]), [str(c) for c in frame.columns])
+    ax.set_yticks(range(values.shape[0]), [f"layer {i}, {sub}" for i, sub in frame.index])
+    ax.set_xlabel("source adapter")
+    ax.set_title(title, fontsize=10)
+    ax.figure.colorbar(image, ax=ax, label=f"attention (uniform: {1 / values.shape[1]:.2f})")
+    return ax

@@ -64,3 +64,33 @@ def test_train_fusion_measures_and_reports_attention(tiny_choice, tiny_data, sou
     job = S.fusion_job(tiny_choice, tiny_data, sources, BUDGET, 0)
     [stored] = S.run_jobs(cache, [job], workers=1)
     assert S.attention_frame(stored).shape == frame.shape                  # JSON round trip of the cache
+
+
+def test_fuse_is_the_formula_students_write():
+    torch.manual_seed(0)
+    layer = L.AdapterFusionLayer(["a", "b", "c"], 16).eval()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.normal_(std=0.3)
+    h, u = torch.randn(2, 5, 16), torch.randn(2, 5, 3, 16)
+    p = torch.softmax(torch.einsum("btd,btnd->btn", layer.query(h), layer.key(u)), dim=-1)
+    by_hand = h + torch.einsum("btn,btnd->btd", p, u) @ layer.value.weight.T
+    torch.testing.assert_close(layer.fuse(h, u), by_hand, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(layer.last_attention, p)
+    one = L.AdapterFusionLayer(["a"], 16).eval()  # V = I (+1e-6 off the diagonal) at init: h + u
+    from labutils.exercises import relative_error
+    assert relative_error(one.fuse(h, u[:, :, :1]), h + u[:, :, 0]) < 1e-5
+
+
+def test_attention_heatmap_labels_and_readable_text():
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    index = pd.MultiIndex.from_tuples([(0, "attention"), (0, "output")], names=["layer", "sublayer"])
+    frame = pd.DataFrame([[0.9, 0.1], [0.5, 0.5]], index=index, columns=["mrpc", "stsb"])
+    ax = L.plots.plot_fusion_attention(frame)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["mrpc", "stsb"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["layer 0, attention", "layer 0, output"]
+    colours = {t.get_text(): t.get_color() for t in ax.texts}
+    assert colours["0.90"] == "white" and colours["0.10"] == "black"  # dark cell, light cell

@@ -1,0 +1,614 @@
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: 06-Fusion
+# init_cell: false
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# tests:
+#   files: true
+#   ok_format: false
+# generate: true
+
+# %% [markdown]
+# # 06 · Fusion: combining what several task adapters learned (AdapterFusion)
+#
+# **Adapter Layers lab**, notebook 6 of 6. An adapter per task keeps tasks apart: nothing one
+# task learns can hurt another, and nothing can help it either. AdapterFusion (Pfeiffer et al.,
+# 2021) lets a target task *read* what other tasks' adapters learned, in two stages:
+#
+# 1. **Knowledge extraction.** Train one adapter per source task on one frozen base model
+#    (notebooks 02 and 03 did this for MRPC, SST-2 and RTE).
+# 2. **Knowledge composition.** Freeze the base *and every adapter*. In each layer, a fusion
+#    module takes the layer's output $h$ as the query and each adapter's output $u_n$ as key and
+#    value, and mixes the adapters with a softmax over them; only the fusion modules and a new
+#    head for the target task train.
+#
+# Here the target is MRPC and the sources are the five GLUE tasks this lab has offline: MRPC,
+# SST-2, RTE, CoLA and STS-B (sentence similarity, the task closest to MRPC). You write the
+# fusion layer (exercise `06-fusion`) and its cost (`06-cost`), then measure, over three seeds,
+# whether fusion beats the single-task MRPC adapter on this model, and whether anything
+# transfers when the MRPC adapter itself is left out.
+#
+# The handout's other variants are measured in notebook 05: **Compacter** (the adapter's
+# projections as sums of Kronecker products) and the **MAM adapter** (prefix tuning at attention
+# plus a scaled parallel adapter at the FFN, He et al. 2022: not "adapter + LoRA" as the handout
+# says) are rows of its comparison table.
+
+# %% tags=["parameters"]
+import os
+
+# Run profile: "full" (the real lab) or "quick" (tiny, for CI). LAB_PROFILE overrides.
+PROFILE = os.environ.get("LAB_PROFILE", "full")
+
+# %% [markdown]
+# ## On Colab
+# Colab gives every notebook its own runtime, so each notebook sets itself up in the next cell:
+# it finds the lab (your folder on Google Drive, `MyDrive/adapter-layers-lab`, or a clone of
+# `LAB_REPO_URL`), installs what Colab lacks (`requirements-colab.txt`), and keeps `outputs/` on
+# Drive, so that 03 finds 02's adapter and 04/05's run cache survives a recycled runtime.
+# Elsewhere the cell does nothing.
+
+# %%
+LAB_REPO_URL = ""  # Colab without the lab on Drive: its git address, e.g. "https://github.com/OWNER/NAME.git"
+import sys
+
+if "google.colab" in sys.modules:
+    import glob, importlib.util, os, subprocess
+    DRIVE = "/content/drive"
+    if not os.path.isfile("labutils/colab.py"):
+        from google.colab import drive
+        if not os.path.isdir(f"{DRIVE}/MyDrive"):
+            drive.mount(DRIVE)
+        found = glob.glob(f"{DRIVE}/MyDrive/adapter-layers-lab/labutils/colab.py")
+        found += glob.glob(f"{DRIVE}/MyDrive/*/labutils/colab.py")  # a lab folder by another name
+        if not found and not LAB_REPO_URL:
+            raise FileNotFoundError("No lab found: upload the lab's folder to Google Drive as MyDrive/adapter-layers-lab,"
+                                    " or set LAB_REPO_URL at the top of this cell; then re-run it.")
+        if not found:
+            subprocess.run(["git", "clone", "-q", LAB_REPO_URL, "adapter-layers-lab"], check=True)
+        os.chdir(found[0].removesuffix("/labutils/colab.py") if found else "adapter-layers-lab")
+    # By its path, not `import labutils`: the library must not load before the install.
+    spec = importlib.util.spec_from_file_location("lab_colab", "labutils/colab.py")
+    colab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(colab)
+    colab.setup(keep_outputs_on_drive=True, drive_root=DRIVE)
+
+# %% tags=["nbval-ignore-output"]
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from tqdm.auto import tqdm
+
+import labutils as L
+from labutils import sweeps as S  # the experiment wing: budget, run cache, training jobs, fusion runs
+
+profile = L.notebook.start(PROFILE)
+choice = L.resolve_model()
+print(choice.banner())
+print(L.notebook.hardware())
+
+# %% [markdown]
+# The exercises' checks: `grader.check("06-fusion")` runs the public tests of exercise
+# `06-fusion` on what you wrote and says what is wrong, without stopping the notebook.
+
+# %%
+import otter
+grader = otter.Notebook(tests_dir="exercise-tests")
+
+# %% [markdown]
+# ## Stage 1: one adapter per source task
+# Every source adapter is the lab's Houlsby adapter ($m = d/16$) on the same frozen base, each
+# with its own LayerNorms and head. MRPC's is notebook 02's (all of MRPC, 10 epochs); SST-2's and
+# RTE's are notebook 03's; CoLA's and STS-B's are trained here with 03's recipe for extra tasks:
+# `task_train_rows` rows for `task_epochs` epochs (and so is any of the others whose notebook has
+# not run; the table says which were trained now). A saved adapter is reused when it was made for
+# this base model with this config, so re-running this cell trains nothing twice. STS-B is a
+# regression task: its adapter's head outputs one score (0 to 5), and its quality is the Pearson
+# correlation with the gold scores instead of an accuracy.
+
+# %% tags=["nbval-ignore-output"]
+source_config = L.AdapterConfig(reduction_factor=profile.reduction_factor)
+TASKS = ["mrpc", "sst2", "rte", "cola", "stsb"]
+adapter_dirs = {task: L.notebook.output_dir("adapters") / task for task in TASKS}
+stage1 = []
+for task in tqdm(TASKS, desc="source adapters"):
+    folder = adapter_dirs[task]
+    if L.recipes.saved_adapter_matches(folder, choice, source_config):
+        stage1.append({"task": task, "trained now": False})
+        continue
+    stage1.append(L.recipes.train_task_adapter(
+        choice, task, folder, config=source_config, train_rows=profile.task_train_rows, eval_rows=profile.eval_rows,
+        epochs=profile.task_epochs, learning_rate=profile.adapter_lr, batch_size=profile.batch_size,
+        output_dir=str(L.notebook.output_dir("runs", "06-sources"))))
+pd.DataFrame(stage1).set_index("task")
+
+# %% tags=["nbval-check-output"]
+L.notebook.check("five source adapters, each saved for this base model",
+                 all(L.recipes.saved_adapter_matches(adapter_dirs[t], choice, source_config) for t in TASKS))
+print("source adapters:", ", ".join(TASKS))
+
+# %% [markdown]
+# ## Stage 2: the fusion layer, written out
+# In every sublayer that holds the adapters, with $h$ the sublayer's output (after its dense
+# projection and dropout, before residual + LayerNorm, where each adapter reads it) and
+# $u_n = \text{adapter}_n(h) - h$ adapter $n$'s output without its skip connection:
+#
+# $$q = W_Q h + b_Q,\qquad k_n = W_K u_n + b_K,\qquad
+#   p_n = \frac{\exp(q \cdot k_n)}{\sum_{n'} \exp(q \cdot k_{n'})},\qquad
+#   \text{out} = h + W_V \sum_n p_n u_n$$
+#
+# then LayerNorm(out + residual), as everywhere in the lab. $W_V$ starts as the identity, so with
+# one adapter ($p_1 = 1$) the fusion *is* that adapter (the library, as AdapterHub, puts $10^{-6}$
+# off the diagonal, a relative change of about $10^{-6}$), and with several it starts as their
+# average: training starts from what stage 1 learned. $W_Q$ and $W_K$ start small (std 0.02), so
+# the first scores are near zero and the first softmax near uniform.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 06-fusion
+# points: 4
+
+# %% [markdown]
+# **Exercise 06-fusion (4 points).** Complete `Fusion`: `query` and `key` are `nn.Linear(d, d)`
+# with biases, `value` is `nn.Linear(d, d, bias=False)` initialised to the identity; `forward(h,
+# u)` takes `h` of shape (batch, tokens, d) and `u` of shape (batch, tokens, N, d) and returns
+# the fused output of shape (batch, tokens, d) as in the formula above, with the softmax over
+# the $N$ adapters. Keep the attention weights $p$ in `self.last_attention`, shape (batch,
+# tokens, N). The check compares your module with the library's `L.AdapterFusionLayer` on the
+# same weights.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+class Fusion(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        # BEGIN SOLUTION
+        self.query = nn.Linear(d, d)
+        self.key = nn.Linear(d, d)
+        self.value = nn.Linear(d, d, bias=False)
+        for lin in (self.query, self.key):
+            nn.init.normal_(lin.weight, std=0.02)
+            nn.init.zeros_(lin.bias)
+        with torch.no_grad():
+            self.value.weight.copy_(torch.eye(d))
+        # END SOLUTION
+
+    def forward(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
+        scores = torch.einsum("btd,btnd->btn", self.query(h), self.key(u))
+        p = torch.softmax(scores, dim=-1)
+        self.last_attention = p
+        return h + self.value(torch.einsum("btn,btnd->btd", p, u))
+        # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet: give Fusion query, key and value (nn.Linear) and a forward(h, u) that returns a tensor"
+""" # END TEST CONFIG
+def test_done(Fusion):
+    import torch
+    from torch import nn
+    try:
+        f = Fusion(8)
+        out = f(torch.zeros(2, 3, 8), torch.zeros(2, 3, 4, 8))
+    except (NameError, TypeError, AttributeError, NotImplementedError) as err:
+        assert False, f"not done yet: {err}"
+    for part in ("query", "key", "value"):
+        assert isinstance(getattr(f, part, None), nn.Linear), f"not done yet: no {part} (nn.Linear)"
+    assert isinstance(out, torch.Tensor), "not done yet: forward returns no tensor"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "at init, the fusion of a single adapter must be that adapter: h + u (value = identity, no bias)"
+""" # END TEST CONFIG
+def test_one_adapter_is_that_adapter(Fusion):
+    import torch
+    assert hasattr(Fusion(8), "value"), "not done yet"
+    torch.manual_seed(0)
+    f = Fusion(16).eval()
+    assert f.value.bias is None, "value must have no bias (bias=False)"
+    h, u = torch.randn(2, 5, 16), torch.randn(2, 5, 1, 16)
+    gap = (f(h, u) - (h + u[:, :, 0])).abs().max().item()
+    print(f"one adapter at init: max |fusion - (h + u)| = {gap:.1e} (must be < 1e-5)")
+    assert gap < 1e-5, f"max |fusion - (h + u)| = {gap:.1e}: is value the identity, and the skip h added?"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "the attention must be a softmax over the N adapters (the third axis), kept in self.last_attention"
+""" # END TEST CONFIG
+def test_attention_is_a_softmax_over_adapters(Fusion):
+    import torch
+    assert hasattr(Fusion(8), "value"), "not done yet"
+    torch.manual_seed(1)
+    f = Fusion(16).eval()
+    with torch.no_grad():
+        for p in f.parameters():
+            p.normal_(std=0.3)
+        f(torch.randn(2, 5, 16), torch.randn(2, 5, 3, 16))
+    p = getattr(f, "last_attention", None)
+    assert p is not None and tuple(p.shape) == (2, 5, 3), f"last_attention has shape {None if p is None else tuple(p.shape)}, expected (2, 5, 3)"
+    assert torch.allclose(p.sum(-1), torch.ones(2, 5), atol=1e-5) and (p >= 0).all(), "each token's weights must sum to 1 over the adapters"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "differs from L.AdapterFusionLayer on the same weights: q from h, k from u, softmax over adapters, value after the weighted sum, + h"
+""" # END TEST CONFIG
+def test_equals_library(Fusion):
+    import torch
+    import labutils as L
+    from labutils.exercises import relative_error
+    assert hasattr(Fusion(8), "value"), "not done yet"
+    torch.manual_seed(2)
+    mine, ref = Fusion(16).eval(), L.AdapterFusionLayer(["a", "b", "c"], 16).eval()
+    with torch.no_grad():  # large weights, so that a wrong axis or order shows
+        for p in mine.parameters():
+            p.normal_(std=0.3)
+    ref.load_state_dict(mine.state_dict())
+    h, u = torch.randn(2, 5, 16), torch.randn(2, 5, 3, 16)
+    err = relative_error(mine(h, u), ref.fuse(h, u))
+    print(f"relative error vs L.AdapterFusionLayer: {err:.1e} (must be < 1e-6)")
+    assert err < 1e-6, f"relative error {err:.1e}, must be < 1e-6"
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+points: 0
+""" # END TEST CONFIG
+def test_other_sizes(Fusion):
+    import torch
+    import labutils as L
+    from labutils.exercises import relative_error
+    torch.manual_seed(3)
+    mine, ref = Fusion(24).eval(), L.AdapterFusionLayer(["a", "b", "c", "d", "e"], 24).eval()
+    with torch.no_grad():
+        for p in mine.parameters():
+            p.normal_(std=0.3)
+    ref.load_state_dict(mine.state_dict())
+    h, u = torch.randn(3, 7, 24), torch.randn(3, 7, 5, 24)
+    assert relative_error(mine(h, u), ref.fuse(h, u)) < 1e-6
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+grader.check("06-fusion")
+
+# %% [markdown]
+# From here on the library's fusion runs, whatever your `Fusion` does: `L.fuse_adapters(model,
+# names)` puts an `L.AdapterFusionLayer` (the formula above, with dropout on the scores while
+# training) into every sublayer that holds the named adapters, and freezes everything but the
+# fusion layers and the head. `S.fusion_model` loads the source adapters from their folders,
+# each with its own head, and fuses them under a new head for MRPC. The fusion runs with the
+# base model's LayerNorms (frozen), not with any one adapter's. The check, on the real model's
+# first attention sublayer: with $W_V = I$ at init, the fusion of MRPC's adapter *alone* gives
+# exactly what that adapter gives, $h + u$.
+
+# %% tags=["nbval-ignore-output"]
+from datasets import DatasetDict
+
+budget = S.Budget.from_profile(profile)
+seeds = budget.reference_seeds
+mrpc, _ = L.load_glue("mrpc")
+raw = DatasetDict(train=L.subsample(mrpc["train"], budget.train_rows, seed=0),
+                  validation=L.subsample(mrpc["validation"], budget.eval_rows, seed=0))
+tokenizer = L.load_tokenizer(choice)
+data = L.tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length)
+label_names = data["train"].features["label"].names
+cache = S.RunCache(L.notebook.output_dir("cache", "04"))
+majority = S.majority_rate(data["validation"]["label"])
+
+from labutils.exercises import relative_error
+
+L.set_seed(0)
+alone, _ = S.fusion_model(choice, {"mrpc": adapter_dirs["mrpc"]}, label_names)
+sublayer = next(m for i, m in L.adapter_sublayers(alone.eval()) if m.sublayer == "attention")
+d = alone.config.hidden_size
+h, residual = torch.randn(2, 5, d), torch.randn(2, 5, d)
+with torch.no_grad():
+    fused = sublayer.fusion[S.fusion.FUSION_NAME](h, residual, sublayer)
+    adapter = sublayer.adapters["mrpc"](h)
+gap = relative_error(fused, adapter)
+print(f"fusion of the MRPC adapter alone against the MRPC adapter, layer 0's attention sublayer: relative error {gap:.1e}")
+del alone
+
+# %% tags=["nbval-check-output"]
+L.notebook.check("the fusion of one adapter at init is that adapter (relative error below 1e-5)", gap < 1e-5)
+
+# %% [markdown]
+# ## What fusion costs
+# Each fusion layer holds $W_Q$ and $W_K$ ($d \times d$ with biases) and $W_V$ ($d \times d$, no
+# bias). The lab's Houlsby adapters sit in two sublayers per layer, so the fusion does too.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 06-cost
+# points: 2
+
+# %% [markdown]
+# **Exercise 06-cost (2 points).** Write `fusion_param_count(d, sublayers)`: the parameters of
+# the fusion layers in `sublayers` sublayers of width `d`. Then compare with an adapter: how
+# many Houlsby adapters' worth ($2dm + d + m$ with $m = d/16$) is one fusion layer?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def fusion_param_count(d: int, sublayers: int) -> int:
+    # BEGIN SOLUTION
+    return sublayers * (3 * d * d + 2 * d)
+    # END SOLUTION
+
+
+print("BERT-base (d = 768): one fusion layer", fusion_param_count(768, 1), "parameters; one adapter (m = 48)",
+      2 * 768 * 48 + 768 + 48)
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "not done yet, or wrong: Q and K are d x d with biases, V is d x d without"
+""" # END TEST CONFIG
+def test_one_layer(fusion_param_count):
+    import labutils as L
+    try:
+        got = fusion_param_count(16, 1)
+    except (NameError, TypeError, AttributeError) as err:
+        assert False, f"not done yet ({type(err).__name__}: {err})"
+    layer = L.AdapterFusionLayer(["a", "b"], 16)
+    want = sum(p.numel() for p in layer.parameters())
+    print(f"fusion_param_count(16, 1) = {got}, the library's layer has {want}")
+    assert got == want
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+failure_message: "the count must scale with the number of sublayers and not depend on the number of adapters"
+""" # END TEST CONFIG
+def test_sublayers(fusion_param_count):
+    import labutils as L
+    try:
+        got = fusion_param_count(24, 12)
+    except (NameError, TypeError, AttributeError) as err:
+        assert False, f"not done yet ({type(err).__name__}: {err})"
+    want = 12 * sum(p.numel() for p in L.AdapterFusionLayer(["a", "b", "c", "d", "e"], 24).parameters())
+    assert got == want, f"fusion_param_count(24, 12) = {got}, expected {want}"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+grader.check("06-cost")
+
+# %% [markdown]
+# The library's count on this model, against what each method trains (the head is the same for
+# all three) and what each stores per task. A fusion stores its own layers and head; the source
+# adapters it reads are shared by every task that fuses them, so they are counted once, beside.
+
+# %% tags=["nbval-ignore-output"]
+import tempfile
+
+model_config = L.load_base_model(choice)[0].config
+d, n_layers = model_config.hidden_size, model_config.num_hidden_layers
+base_params = sum(p.numel() for p in L.load_base_model(choice)[0].parameters())
+L.set_seed(0)
+fusion_all, _ = S.fusion_model(choice, adapter_dirs, label_names)
+fusion_weights = sum(p.numel() for n, p in fusion_all.named_parameters() if ".fusion." in n)
+sublayers = sum(1 for _ in L.fusion.fusion_layers(fusion_all, S.fusion.FUSION_NAME))
+with tempfile.TemporaryDirectory() as tmp:
+    fusion_bytes = L.io.adapter_file_size(L.save_fusion(fusion_all, Path(tmp) / "fusion"))
+adapters_bytes = sum(L.io.adapter_file_size(adapter_dirs[t]) for t in TASKS)
+methods = {m.name: m for m in S.default_methods(adapter_lr=budget.learning_rate, full_lr=profile.full_lr,
+                                                 reduction_factor=profile.reduction_factor)}
+single, full = methods["Houlsby adapters"], methods["full fine-tuning"]
+footprints = {name: S.footprint(choice, methods[name], base_params) for name in (single.name, full.name)}
+print(f"{sublayers} fusion layers, {fusion_weights:,} parameters ({100 * fusion_weights / base_params:.1f}% of the base); "
+      f"fusion folder {fusion_bytes / 1e6:.1f} MB, + the five source adapters {adapters_bytes / 1e6:.1f} MB")
+del fusion_all
+
+# %% tags=["nbval-check-output"]
+L.notebook.check("the library's fusion layers hold sublayers x (3d^2 + 2d) parameters",
+                 fusion_weights == sublayers * (3 * d * d + 2 * d))
+L.notebook.check("the fusion sits in every sublayer that holds the adapters (two per layer)", sublayers == 2 * n_layers)
+
+# %% [markdown]
+# ## Measured: single-task adapter, fusion, fusion without MRPC, full fine-tuning
+# Four rows, three seeds each, on 05's budget (the same rows, epochs and batch size), read
+# against the seed spread:
+#
+# * **single-task adapter**: MRPC's Houlsby adapter trained from scratch; 05's runs (same key);
+# * **fusion of all five**: the five source adapters frozen, fusion layers and head trained;
+# * **fusion without MRPC**: SST-2, RTE, CoLA and STS-B only. Anything above the majority class
+#   here came from other tasks through the fusion (and from the head on top of a frozen base:
+#   compare with the plain frozen-base numbers of notebook 04, where the pooler experiment trains
+#   only the head);
+# * **full fine-tuning**: 05's runs.
+#
+# The fusion runs use the sweep budget's learning rate, the adapters': Pfeiffer et al. trained
+# fusion at $5 \cdot 10^{-5}$ for 10 epochs; this budget has two. Runs are cached in
+# `outputs/cache/04/` like 04's and 05's, keyed by the source adapters' weights: retrain a
+# source adapter and its fusions are trained anew.
+
+# %% tags=["nbval-ignore-output"]
+without_mrpc = {t: adapter_dirs[t] for t in TASKS if t != "mrpc"}
+rows = {"single-task adapter": lambda seed: S.method_job(choice, data, single, budget, seed),
+        "fusion of all five": lambda seed: S.fusion_job(choice, data, adapter_dirs, budget, seed),
+        "fusion without MRPC": lambda seed: S.fusion_job(choice, data, without_mrpc, budget, seed),
+        "full fine-tuning": lambda seed: S.method_job(choice, data, full, budget, seed)}
+plan = [(name, seed) for seed in seeds for name in rows]
+jobs = [rows[name](seed) for name, seed in plan]
+todo = [job for job in jobs if cache.get(job.settings) is None]
+print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already in the cache")
+start = time.perf_counter()
+results = S.run_jobs(cache, jobs, workers=budget.workers, desc="06 runs")
+print(f"{len(todo)} runs trained now, in {(time.perf_counter() - start) / 60:.1f} min")
+runs = pd.DataFrame([{"row": name, "seed": seed, **{k: v for k, v in r.items() if k != "attention"}}
+                     for (name, seed), r in zip(plan, results)])
+
+# %% tags=["nbval-ignore-output"]
+PAPER = {"single-task adapter": 86.66, "fusion of all five": 90.29, "fusion without MRPC": None, "full fine-tuning": 85.14}
+fusion_trainable = runs.loc[runs.row == "fusion of all five", "trainable_without_head_pct"].iloc[0]
+fusion_without_trainable = runs.loc[runs.row == "fusion without MRPC", "trainable_without_head_pct"].iloc[0]
+share = {"single-task adapter": footprints[single.name]["trainable_without_head_pct"],
+         "fusion of all five": fusion_trainable, "fusion without MRPC": fusion_without_trainable,
+         "full fine-tuning": 100.0}
+stored = {"single-task adapter": footprints[single.name]["stored_bytes"], "fusion of all five": fusion_bytes,
+          "fusion without MRPC": fusion_bytes,  # Q, K, V are d x d whatever the number of sources
+          "full fine-tuning": footprints[full.name]["stored_bytes"]}
+
+
+def spread(values):
+    values = 100 * np.asarray(values, dtype=float)
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}" if len(values) > 1 else f"{values.mean():.1f}"
+
+
+table = pd.DataFrame([{
+    "row": name,
+    "trains besides the head (%)": round(share[name], 2),
+    "stored per task (MB)": round(stored[name] / 1e6, 2),
+    "dev accuracy": spread(runs.loc[runs.row == name, "accuracy"]),
+    "dev F1": spread(runs.loc[runs.row == name, "f1"]),
+    "paper, BERT-base (accuracy)": PAPER[name] if PAPER[name] is not None else "",
+} for name in rows]).set_index("row")
+print(f"{choice.display_name}, MRPC dev, {budget.epochs:g} epoch(s), seeds {list(seeds)}; "
+      f"majority class {100 * majority:.1f}%")
+table
+
+# %% tags=["nbval-check-output"]
+L.notebook.check("four rows, every seed trained", (runs.groupby("row").size() == len(seeds)).all() and len(table) == 4)
+print("rows:", ", ".join(table.index))
+
+# %% [markdown]
+# The paper's figures are Pfeiffer et al.'s BERT-base-uncased on MRPC dev (their Table 1:
+# single-task adapter 86.66, AdapterFusion 90.29, full fine-tuning 85.14), with 16 source tasks
+# including QQP and MNLI, the large paraphrase and inference sets from which MRPC gains most in
+# their analysis. Ours differ in three ways: a 6-layer model a fifth of BERT-base's size; five
+# sources, none of them large paraphrase data (QQP and MNLI are not in the offline GLUE folder);
+# and two epochs, where they trained fusion for ten.
+
+# %% tags=["nbval-ignore-output"]
+by_row = runs.groupby("row", sort=False)["accuracy"].agg(["mean", "std"]) * 100
+noise = by_row["std"].max()
+gain = by_row.loc["fusion of all five", "mean"] - by_row.loc["single-task adapter", "mean"]
+transfer = by_row.loc["fusion without MRPC", "mean"] - 100 * majority
+verdict = ("within the seed noise" if abs(gain) <= noise else "above" if gain > 0 else "below")
+print(f"fusion of all five against the single-task adapter: {gain:+.1f} points ({verdict}; the largest seed std is {noise:.1f})")
+print(f"fusion without MRPC: {by_row.loc['fusion without MRPC', 'mean']:.1f}%, {transfer:+.1f} points over the majority class")
+
+# %% [markdown]
+# ## Which task does MRPC listen to, and where?
+# The mean fusion attention over every real token of the dev set, per layer and sublayer (rows)
+# and source adapter (columns), from the fusion of all five (averaged over the seeds). Each row
+# sums to 1; $1/5 = 0.2$ everywhere would mean no preference.
+
+# %% tags=["nbval-ignore-output"]
+frames = [S.attention_frame(r) for (name, _), r in zip(plan, results) if name == "fusion of all five"]
+attention = sum(frames) / len(frames)
+L.plots.plot_fusion_attention(attention, title=f"Mean fusion attention on MRPC dev ({choice.display_name}, {len(frames)} seed(s))")
+plt.tight_layout();
+
+# %% tags=["nbval-check-output"]
+L.notebook.check("each layer's attention is a distribution over the five sources",
+                 np.allclose(attention.sum(axis=1), 1.0, atol=1e-4) and list(attention.columns) == TASKS)
+print("columns:", ", ".join(attention.columns))
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: 06-verdict
+# manual: true
+# points: 4
+
+# %% [markdown]
+# **Exercise 06-verdict (written).** (a) Does fusion beat the single-task adapter on this model
+# and data? Answer with the seed spread, not the ranking. (b) Does anything transfer to MRPC
+# from the other four tasks? Say what the "fusion without MRPC" row must be compared with to
+# tell. (c) Read the heatmap: which source adapters does MRPC attend to, at which depth, and is
+# that what you expected from the tasks? (d) Name two reasons our numbers may differ from the
+# paper's, and the one experiment you would run first to find out which matters.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Rubric (4 points; grade the reasoning against the student's own run, not fixed values).**
+# - **1 point (a).** The gap between fusion and the single-task adapter is compared with the
+#   seed-to-seed standard deviation; "better" or "worse" only if the gap exceeds it, otherwise
+#   "cannot tell apart with three seeds". A bare ranking gets no point.
+# - **1 point (b).** The row is compared with the majority class *and* with a head trained on
+#   the frozen base alone (04's pooler experiment, or a run without adapters): transfer means
+#   above both, beyond the spread. Comparing only with the single-task adapter misses the point.
+# - **1 point (c).** Reads the heatmap concretely (which columns carry more than 0.2, in which
+#   layers; whether MRPC's own adapter dominates), and relates it to the tasks: STS-B (sentence
+#   similarity) and RTE (sentence pairs) are the natural sources for paraphrase detection;
+#   SST-2 and CoLA are single-sentence tasks.
+# - **1 point (d).** Two of: the model (6-layer MiniLM against BERT-base), the sources (no QQP
+#   or MNLI, from which the paper's MRPC gains most; small source training sets), the budget
+#   (2 epochs against 10; one learning rate, not tuned), the seeds. The experiment isolates one
+#   factor (for example fusion trained for 10 epochs on the same sources).
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## The results file
+# What an instructor collects: the table, every run and the mean attention.
+
+# %% tags=["nbval-ignore-output"]
+results_json = {
+    "model": choice.display_name, "profile": profile.name, "hardware": L.notebook.hardware(),
+    "budget": budget.recipe(), "seeds": list(seeds), "majority": majority, "sources": TASKS,
+    "table": table.reset_index().to_dict(orient="records"),
+    "runs": runs.to_dict(orient="records"),
+    "attention": {"layers": [list(i) for i in attention.index], "sources": list(attention.columns),
+                  "mean": attention.values.tolist()},
+    "fusion_params": fusion_weights, "fusion_sublayers": sublayers,
+}
+print("wrote", L.notebook.shown(L.notebook.write_results("06-fusion", results_json)))
+
+# %% [markdown]
+# ## Exercises to go further
+# Open questions, not graded by the checks; each needs a few more training runs.
+#
+# 1. **The paper's regulariser.** Pfeiffer et al. add $\lambda \sum_\text{layers} \lVert I - W_V
+#    \rVert^2$ to the loss ($\lambda = 0.01$, `L.fusion_regularization`). Train the fusion of all
+#    five with it (a `Trainer` subclass whose `compute_loss` adds it). Does $W_V$ stay closer to
+#    the identity, and does accuracy change beyond the spread?
+# 2. **Fusion at the FFN only.** AdapterHub's fusion sits after the feed-forward sublayer only
+#    (with Pfeiffer's adapter). Fuse FFN-only source adapters (`placement="ffn"`): half the
+#    fusion parameters. What does it cost in accuracy?
+# 3. **AdapterDrop while training.** Notebook 04 removes the adapters of the lowest $k$ layers
+#    for a whole run. The AdapterDrop paper also drops the adapters of random lower layers at
+#    each training step, then chooses $k$ at inference. Implement it with `L.adapters_skipped`
+#    and compare with 04's fixed $k$.
