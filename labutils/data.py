@@ -1,7 +1,8 @@
 """GLUE tasks from the Hub when it is reachable, else from local GLUE TSV files.
 
 Either way the result is a `datasets.DatasetDict` with ``train`` and ``validation`` splits and
-the Hub's columns (MRPC: ``sentence1, sentence2, label, idx``), so notebooks do not care
+the Hub's columns (MRPC: ``sentence1, sentence2, label, idx``; STS-B's label is a float score,
+as on the Hub), so notebooks do not care
 where the data came from. Offline, name the folder that holds ``MRPC/train.tsv`` etc. in
 the environment variable ``LAB_DATA_DIR``.
 
@@ -51,20 +52,39 @@ class TaskSpec:
     text_fields: tuple            # where each text column sits in a line
     label_field: int              # where the label sits in a line
     label_values: tuple           # the label as written in the file; index = label id
+    score_range: Optional[tuple] = None  # (low, high) for a regression task: the label is a float score
 
     @property
     def n_fields(self) -> int:
         return len(self.columns)
 
-    def label_id(self, value: str) -> int:
-        """The label id of a label as written in the TSV; ValueError naming the allowed values."""
+    @property
+    def regression(self) -> bool:
+        return self.score_range is not None
+
+    def label_id(self, value: str):
+        """The label id of a label as written in the TSV (a regression task: the float score);
+        ValueError naming the allowed values."""
         value = value.strip()
+        if self.regression:
+            return self.score(value)
         if value in self.label_values:
             return self.label_values.index(value)
         allowed = " or ".join(f"{v} ({n})" for v, n in zip(self.label_values, self.label_names))
         raise ValueError(
             f"label {value!r} in column {self.columns[self.label_field]!r} is not a {self.name} label; "
             f"expected {allowed}")
+
+    def score(self, value: str) -> float:
+        low, high = self.score_range
+        try:
+            score = float(value)
+        except ValueError:
+            score = None
+        if score is None or not low <= score <= high:  # also refuses nan and inf
+            raise ValueError(f"score {value!r} in column {self.columns[self.label_field]!r} is not a {self.name} "
+                             f"score; expected a number from {low:g} to {high:g}")
+        return score
 
     def parse(self, fields: list) -> dict:
         """One line's fields -> the Hub's text columns and label id."""
@@ -82,16 +102,16 @@ TASKS = {
                     ("index", "sentence1", "sentence2", "label"), True, (1, 2), 3, ("entailment", "not_entailment")),
     "cola": TaskSpec("CoLA", "cola", ("sentence",), ("unacceptable", "acceptable"),
                      ("source", "label", "original-label", "sentence"), False, (3,), 1, ("0", "1")),
+    # A regression task: one output named "similarity" (one output is what makes a head a
+    # regression head, as in transformers: num_labels == 1 -> MSE loss).
+    "stsb": TaskSpec("STS-B", "stsb", ("sentence1", "sentence2"), ("similarity",),
+                     ("index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1",
+                      "sentence2", "score"), True, (7, 8), 9, (), score_range=(0.0, 5.0)),
 }
-# Tasks the GLUE folder may hold that these loaders cannot turn into class labels.
-UNSUPPORTED = {"stsb": "STS-B is a regression task (a similarity score 0-5, not a class)"}
 
 
 def task_spec(task: str) -> TaskSpec:
     key = task.lower().replace("-", "")
-    if key in UNSUPPORTED:
-        raise ValueError(f"{UNSUPPORTED[key]}; labutils trains classifiers on "
-                         f"{[t.name for t in TASKS.values()]}: pick one of those.")
     if key not in TASKS:
         raise ValueError(f"unknown task {task!r}; labutils knows {[t.name for t in TASKS.values()]}.")
     return TASKS[key]
@@ -217,7 +237,8 @@ def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
         columns = {c: [r[c] for r in rows] for c in (*spec.text_columns, "label", "idx")}
         features = datasets.Features({
             **{c: datasets.Value("string") for c in spec.text_columns},
-            "label": datasets.ClassLabel(names=list(spec.label_names)),
+            # The Hub's types: a float32 score for STS-B, class ids with names for the others.
+            "label": datasets.Value("float32") if spec.regression else datasets.ClassLabel(names=list(spec.label_names)),
             "idx": datasets.Value("int32"),
         })
         splits[split] = datasets.Dataset.from_dict(columns, features=features)

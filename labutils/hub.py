@@ -206,6 +206,7 @@ def check_tokenizer(tokenizer, config, choice: ModelChoice) -> None:
 
 def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     """A sequence classifier (fresh head) and its tokenizer, with the load report kept quiet.
+    One label name (STS-B's `("similarity",)`) gives a regression head: one output, MSE loss.
 
     The weights are loaded in float32 unless `dtype` says otherwise: transformers 5 otherwise
     keeps the dtype a checkpoint was stored in, and a model saved in float16 or bfloat16 would
@@ -230,6 +231,10 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
             num_labels=len(label_names),
             id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)},
+            # One label name is a regression head (one score, MSE loss), as transformers reads num_labels == 1.
+            problem_type="regression" if len(label_names) == 1 else None,
+            # Only num_labels is overridden, so only a stored head can mismatch; it is replaced (new by design).
+            ignore_mismatched_sizes=True,
             attn_implementation="sdpa",
             dtype=torch.float32 if dtype is None else dtype,
             output_loading_info=True,

@@ -31,6 +31,29 @@ def write_mrpc(folder, rows=MRPC_ROWS, dev_rows=None):
     return folder
 
 
+# STS-B's ten columns (GLUE layout), a float score 0-5 last; bare quotes as in the real file.
+STSB_HEADER = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+STSB_ROWS = [
+    ("A plane is taking off .", "An air plane is taking off .", "5.000"),
+    ('He said " no " twice .', 'He said " no " two times .', "4.600"),
+    ("A man is playing a flute .", "A man is playing a large flute .", "3.800"),
+    ("Shares rose 5 percent .", "Stocks climbed on Monday .", "2.500"),
+    ('A " stray quote here', "The court ruled on Friday .", "0.600"),
+    ("A cat sat on the mat .", "Rain is expected this weekend .", "0.000"),
+    ("Profit fell 10 percent .", "Earnings dropped by a tenth .", "4.200"),
+    ("The dog ran home .", "A dog is running .", "2.750"),
+]
+
+
+def stsb_line(score, s1="A cat sat .", s2="A cat was sitting .", index="0"):
+    return "\t".join((index, "main-captions", "MSRvid", "2012test", "0001", "none", "none", s1, s2, score)) + "\n"
+
+
+def write_stsb(glue, rows=STSB_ROWS):
+    """`glue/STS-B/{train,dev}.tsv` holding `rows` (sentence1, sentence2, score); returns the GLUE folder."""
+    return write_task(glue, "STS-B", STSB_HEADER + "".join(stsb_line(sc, a, b, str(i)) for i, (a, b, sc) in enumerate(rows)))
+
+
 def write_task(glue, task_dir, text):
     """`glue/<task_dir>/train.tsv` and `dev.tsv`, both holding `text`; returns the GLUE folder."""
     folder = glue / task_dir

@@ -11,7 +11,7 @@ import pytest
 import labutils as L
 from labutils import data as D, hub
 from labutils import AdapterConfig
-from conftest import MRPC_HEADER, MRPC_ROWS, write_mrpc, write_task
+from conftest import MRPC_HEADER, MRPC_ROWS, STSB_ROWS, stsb_line, write_mrpc, write_stsb, write_task
 
 
 def write_train(folder, text, mode="w"):
@@ -105,9 +105,16 @@ def test_a_utf8_bom_before_the_header_still_loads(tmp_path):
     assert len(ds["train"]) == 1
 
 
-def test_stsb_is_refused_with_the_reason():
-    with pytest.raises(ValueError, match="STS-B is a regression task.*pick one of those"):
-        L.task_spec("STS-B")
+@pytest.mark.parametrize("score", ["5.5", "-0.2", "n/a", "nan", ""])
+def test_a_bad_stsb_score_is_refused_with_file_line_and_fix(tmp_path, score):
+    folder = write_stsb(tmp_path / "glue")
+    with open(folder / "STS-B" / "train.tsv", "a", encoding="utf-8") as fh:
+        fh.write(stsb_line(score))
+    with pytest.raises(ValueError, match=rf"STS-B/train.tsv line {len(STSB_ROWS) + 2}: score '{score}' in column "
+                                         r"'score' is not a STS-B score; expected a number from 0 to 5\. Correct "
+                                         r"that line or copy the file again") as err:
+        L.load_glue("stsb", data_dir=str(folder))
+    assert str(tmp_path) not in str(err.value)
 
 
 # --- where the data comes from ------------------------------------------------------------
