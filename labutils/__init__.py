@@ -19,7 +19,8 @@ from .hub import ModelChoice, hub_reachable, load_base_model, load_tokenizer, re
 from .data import load_glue, subsample, task_spec, tokenize
 from .device import PeakMemory, device_summary, pick_device, pick_precision
 # Training and evaluation.
-from .train import TrainingDiverged, classification_metrics, evaluate, predict_logits, set_seed, summary_row, train, training_arguments
+from .train import (TrainingDiverged, classification_metrics, evaluate, predict_logits, regression_metrics, set_seed,
+                    summary_row, train, training_arguments)
 # Adapter folders: saved and loaded with their LayerNorms and head, replaced crash-safely.
 from . import safe_folder, io
 from .io import load_adapter, save_adapter

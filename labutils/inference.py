@@ -9,9 +9,9 @@ import torch
 
 
 @torch.inference_mode()
-def predict_proba(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
-                  batch_size: int = 32, max_length: int = 128) -> np.ndarray:
-    """Class probabilities (rows sum to 1) for single sentences or sentence pairs."""
+def predict_text_logits(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
+                        batch_size: int = 32, max_length: int = 128) -> np.ndarray:
+    """The head's raw outputs, one row per single sentence or sentence pair."""
     if isinstance(texts_a, str):
         raise TypeError("pass a list of texts, not a single string")
     if texts_b is not None and len(texts_b) != len(texts_a):
@@ -23,11 +23,33 @@ def predict_proba(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Se
         a = list(texts_a[start:start + batch_size])
         b = None if texts_b is None else list(texts_b[start:start + batch_size])
         enc = tokenizer(a, b, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        logits = model(**{k: v.to(device) for k, v in enc.items()}).logits.float()
-        out.append(torch.softmax(logits, dim=-1).cpu())
+        out.append(model(**{k: v.to(device) for k, v in enc.items()}).logits.float().cpu())
     if not out:
         return np.zeros((0, model.config.num_labels), dtype=np.float32)
     return torch.cat(out).numpy()
+
+
+def _check_head(model, scores: bool) -> None:
+    # A softmax over one output is always 1.0, and a score is not a class: refuse the wrong call.
+    if (model.config.num_labels == 1) != scores:
+        raise ValueError("this head predicts one score (a regression task such as STS-B): use predict_scores"
+                         if not scores else
+                         f"this head predicts {model.config.num_labels} classes, not a score: use predict_proba")
+
+
+def predict_proba(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
+                  batch_size: int = 32, max_length: int = 128) -> np.ndarray:
+    """Class probabilities (rows sum to 1) for single sentences or sentence pairs."""
+    _check_head(model, scores=False)
+    logits = predict_text_logits(model, tokenizer, texts_a, texts_b, batch_size, max_length)
+    return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+
+
+def predict_scores(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
+                   batch_size: int = 32, max_length: int = 128) -> np.ndarray:
+    """One predicted score per input, from a one-output (regression) head such as STS-B's."""
+    _check_head(model, scores=True)
+    return predict_text_logits(model, tokenizer, texts_a, texts_b, batch_size, max_length)[:, 0]
 
 
 def confident_mistakes(raw_dataset, probs: np.ndarray, label_names: Sequence[str], k: int = 8):

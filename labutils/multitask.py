@@ -1,6 +1,7 @@
 """One frozen base model serving many tasks, each a small adapter folder.
 
-A task is more than its adapter: its LayerNorms and its classification head trained too. The
+A task is more than its adapter: its LayerNorms and its head trained too (a classifier, or for
+STS-B a one-output score head: `predict` gives its scores instead of probabilities). The
 model keeps each adapter's own LayerNorms and head (see `labutils.switching.set_active_adapter`),
 so switching task here is switching the active adapter. The base weights are shared and never
 copied.
@@ -20,7 +21,7 @@ from typing import Optional, Sequence
 import numpy as np
 from torch import nn
 
-from .inference import describe_prediction, predict_proba
+from .inference import describe_prediction, predict_proba, predict_scores
 from .io import adapter_file_size, load_adapter, read_adapter
 from .layer import active_adapter, adapter_configs
 from .model import add_adapter, delete_adapter
@@ -33,6 +34,11 @@ class TaskEntry:
     label_names: list
     folder: Optional[Path]
     file_bytes: int
+
+    @property
+    def scores(self) -> bool:
+        """A regression task (one output, a score), like STS-B."""
+        return len(self.label_names) == 1
 
 
 class MultiTaskAdapterManager:
@@ -82,16 +88,17 @@ class MultiTaskAdapterManager:
 
     def predict(self, task: str, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
                 batch_size: int = 32) -> np.ndarray:
-        """Class probabilities for `task`'s inputs (single sentences or pairs)."""
+        """Class probabilities for `task`'s inputs (single sentences or pairs); a score task's scores."""
         self.switch(task)
-        return predict_proba(self.model, self.tokenizer, texts_a, texts_b, batch_size=batch_size)
+        predict = predict_scores if self.tasks[task].scores else predict_proba
+        return predict(self.model, self.tokenizer, texts_a, texts_b, batch_size=batch_size)
 
     def predict_mixed(self, items: Sequence[tuple], batch_size: int = 32) -> list:
         """Predictions for (task, text_a, text_b_or_None) items, in the order given.
 
         Items are grouped by task (one switch per task), and within a task by whether they
         are pairs, then put back in their original positions. Each result is a dict with the
-        task, the predicted label and its probability.
+        task, the predicted label and its probability (a score task: its label name and the score).
         """
         results: list = [None] * len(items)
         groups: dict = {}
@@ -104,15 +111,20 @@ class MultiTaskAdapterManager:
                                  None if single else [items[i][2] for i in idxs], batch_size=batch_size)
             names = self.tasks[task].label_names
             for i, p in zip(idxs, probs):
+                if self.tasks[task].scores:
+                    results[i] = {"task": task, "label": names[0], "score": float(p)}
+                    continue
                 k = int(p.argmax())
                 results[i] = {"task": task, "label": names[k], "probability": float(p[k])}
         return results
 
     def describe(self, task: str, text_a: str, text_b: Optional[str] = None) -> str:
-        """One line for a person (and for the interactive demo): 'equivalent (p = 0.93)'."""
+        """One line for a person (and for the interactive demo): 'equivalent (p = 0.93)', 'similarity 3.42'."""
         if not text_a.strip():
             return "type a sentence first"
         probs = self.predict(task, [text_a], [text_b] if text_b and text_b.strip() else None)[0]
+        if self.tasks[task].scores:
+            return f"{self.tasks[task].label_names[0]} {float(probs):.2f}"
         return describe_prediction(probs, self.tasks[task].label_names)
 
     def storage_table(self, full_model_bytes: int):

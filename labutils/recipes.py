@@ -43,7 +43,7 @@ def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: Adapte
                        seed: int = 0, output_dir: str = "outputs/runs") -> dict:
     """Train `task`'s adapter (with LayerNorms and head) on a fresh base and save it to `folder`.
 
-    Returns the dev metrics and training time.
+    Returns the dev metrics (a score task such as STS-B: Pearson and Spearman) and training time.
     """
     spec = task_spec(task)
     ds, _ = load_glue(task)
@@ -57,6 +57,8 @@ def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: Adapte
                               batch_size=batch_size, seed=seed, logging_steps=max(1, steps // 4))
     result = train(model, tokenizer, data["train"], data["validation"], args)
     save_adapter(model, folder, name=task, task=task)
-    return {"task": spec.name, "train rows": len(data["train"]), "dev rows": len(data["validation"]),
-            "dev accuracy": result.metrics["eval_accuracy"], "dev F1": result.metrics["eval_f1"],
+    m = result.metrics
+    scores = ({"dev Pearson": m["eval_pearson"], "dev Spearman": m["eval_spearmanr"]} if spec.regression
+              else {"dev accuracy": m["eval_accuracy"], "dev F1": m["eval_f1"]})
+    return {"task": spec.name, "train rows": len(data["train"]), "dev rows": len(data["validation"]), **scores,
             "train time (s)": result.train_seconds, "trained now": True}

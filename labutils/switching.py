@@ -64,7 +64,8 @@ def _logits_layer(model: nn.Module):
 
 
 def set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
-    """Give the model a classifier (of the right width) and config for these labels.
+    """Give the model a classifier (of the right width) and config for these labels; one label
+    name makes it a regression head (one output, MSE loss), as `load_base_model` does.
 
     A new width means a new Linear (the old parameters cannot change shape): an optimizer made
     before holds the old one. Its `requires_grad` follows the old one's.
@@ -83,6 +84,12 @@ def set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
         setattr(parent, attr, new)
     model.num_labels = n
     model.config.num_labels = n
+    # The loss follows config.problem_type, which transformers fixes at the first forward with
+    # labels and then keeps: it must change with the head. One output is a score (MSE loss).
+    if n == 1:
+        model.config.problem_type = "regression"
+    elif model.config.problem_type == "regression":
+        model.config.problem_type = None  # transformers picks the classification loss from the labels again
     model.config.id2label = dict(enumerate(label_names))
     model.config.label2id = {name: i for i, name in enumerate(label_names)}
 

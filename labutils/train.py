@@ -2,7 +2,7 @@
 
 Using `Trainer` (not a hand-written loop) means the same notebook cell runs on one CPU, one
 GPU, or several GPUs under `accelerate launch` / `torchrun`, with mixed precision, without
-changing a line. Metrics come from scikit-learn, which works offline (``evaluate.load``
+changing a line. Metrics come from scikit-learn and scipy, which work offline (``evaluate.load``
 fetches its scripts from the Hub).
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from .device import PeakMemory, pick_device, pick_precision
@@ -38,11 +39,28 @@ def classification_metrics(labels, predictions) -> dict:
     }
 
 
+def regression_metrics(labels, predictions) -> dict:
+    """Pearson and Spearman correlation with the gold scores (GLUE's STS-B metrics); NaN when either
+    side is constant: undefined, where 0.0 would pass for a model that ranks pairs at random."""
+    labels = np.asarray(labels, dtype=np.float64).ravel()
+    predictions = np.asarray(predictions, dtype=np.float64).ravel()
+    if len(labels) < 2 or not (np.ptp(labels) > 0 and np.ptp(predictions) > 0):
+        return {"pearson": math.nan, "spearmanr": math.nan}
+    return {"pearson": float(pearsonr(labels, predictions)[0]), "spearmanr": float(spearmanr(labels, predictions)[0])}
+
+
+def task_metrics(labels, logits) -> dict:
+    """Metrics from raw logits: a one-output head predicts a score (regression), wider ones classes."""
+    logits = np.asarray(logits)
+    if logits.ndim == 2 and logits.shape[-1] == 1:
+        return regression_metrics(labels, logits[:, 0])
+    return classification_metrics(labels, logits.argmax(-1))
+
+
 def compute_metrics(eval_pred) -> dict:
     """The `compute_metrics` hook for `Trainer`."""
     logits, labels = eval_pred
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    return classification_metrics(labels, np.argmax(logits, axis=-1))
+    return task_metrics(labels, logits[0] if isinstance(logits, tuple) else logits)
 
 
 @dataclass
@@ -60,11 +78,9 @@ class TrainResult:
 
 
 class TrainingDiverged(RuntimeError):
-    """Training blew up: a training or dev loss that is not finite or explodes, or weights that are not finite.
-
-    Raised instead of returning the run, so that no run cache stores it and no table shows its
-    majority-class accuracy as if it were a result.
-    """
+    """Training blew up: a loss that is not finite or explodes, non-finite weights, or a score head
+    predicting one score for every dev pair. Raised instead of returning the run, so that no run
+    cache stores it and no table shows its majority-class accuracy (or undefined correlation)."""
 
 
 # A classifier that guesses uniformly among k labels has a cross-entropy of ln k, and training
@@ -89,8 +105,8 @@ def explosion_bound(num_labels: int, first_loss: float | None = None) -> float:
 
 def _diverged_message(what: str, learning_rate: float) -> str:
     return (f"Training diverged: {what}, with learning rate {learning_rate:g}. The run's results would be "
-            f"meaningless (majority-class accuracy), so it is not returned or cached. Lower the learning rate "
-            f"(try {learning_rate / 10:g} or less: `learning_rate` of training_arguments, the profile's "
+            f"meaningless (majority-class accuracy, or one score for every pair), so it is not returned or "
+            f"cached. Lower the learning rate (try {learning_rate / 10:g} or less: `learning_rate` of training_arguments, the profile's "
             f"adapter_lr / full_lr, or Method.learning_rate) and train again.")
 
 
@@ -184,7 +200,8 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
 
     Raises `TrainingDiverged` (naming the learning rate) when the training loss stops being
     finite or explodes, when a trained weight is not finite, or when the dev loss after training
-    explodes: such a run reports majority-class accuracy, which is not a result.
+    explodes: such a run reports majority-class accuracy, which is not a result. A score (regression)
+    head that ends predicting one score for every dev pair is refused too: its correlation is undefined.
     """
     from transformers import DataCollatorWithPadding, Trainer
 
@@ -219,6 +236,12 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
         raise TrainingDiverged(_diverged_message(
             f"the dev loss after {trainer.state.global_step} steps is {dev_loss:.4g} (a model that learned "
             f"anything stays below {explosion_bound(labels, guard.first_loss):.3g})", args.learning_rate))
+    # A score head's collapse (a saturated pooler, say) is majority-class accuracy's analogue; its loss
+    # need not explode. Equal gold scores leave the correlation undefined whatever the model does.
+    if labels == 1 and math.isnan(metrics.get("eval_pearson", 0.0)) and np.ptp(eval_dataset["label"]) > 0:
+        raise TrainingDiverged(_diverged_message(
+            f"after {trainer.state.global_step} steps the model predicts one score for every dev pair (its "
+            "correlation with the gold scores is undefined)", args.learning_rate))
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return TrainResult(
         metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
@@ -249,9 +272,8 @@ def predict_logits(model, tokenizer, dataset, batch_size: int = 64) -> np.ndarra
 
 
 def evaluate(model, tokenizer, dataset, batch_size: int = 64) -> dict:
-    """Accuracy / F1 / MCC of `model` on a tokenised dataset with labels."""
-    logits = predict_logits(model, tokenizer, dataset, batch_size)
-    return classification_metrics(dataset["label"], logits.argmax(-1))
+    """Accuracy / F1 / MCC (a score head: Pearson / Spearman) of `model` on a tokenised dataset with labels."""
+    return task_metrics(dataset["label"], predict_logits(model, tokenizer, dataset, batch_size))
 
 
 def summary_row(method: str, result: TrainResult, report: dict, stored_bytes: int) -> dict:
