@@ -292,9 +292,6 @@ def test_other_sizes(Fusion):
 # %% [raw]
 # # END QUESTION
 
-# %%
-grader.check("06-fusion")
-
 # %% [markdown]
 # From here on the library's fusion runs, whatever your `Fusion` does: `L.fuse_adapters(model,
 # names)` puts an `L.AdapterFusionLayer` (the formula above, with dropout on the scores while
@@ -405,9 +402,6 @@ def test_sublayers(fusion_param_count):
 
 # %% [raw]
 # # END QUESTION
-
-# %%
-grader.check("06-cost")
 
 # %% [markdown]
 # The library's count on this model, against what each method trains (the head is the same for
