@@ -80,7 +80,7 @@ def run_cell(state, url: str = ""):
 
 def test_every_notebook_has_the_same_colab_cell_after_its_parameters():
     cells = {source.name: colab_cell(source) for source in SOURCES}
-    assert len(cells) == 5
+    assert len(cells) == 6
     assert all("google.colab" in cell and "colab.setup(keep_outputs_on_drive=True" in cell for cell in cells.values())
     assert len(set(cells.values())) == 1, "the Colab cells differ: copy 01-Setup's to the others"
 
