@@ -501,8 +501,9 @@ L.notebook.check("adapter file under 5% of the full model", adapter_bytes < 0.05
 #
 # > **Where the handout is wrong:** it says adapters train 7-15x faster than full fine-tuning.
 # > Measured at equal work, they are at best about 1.1-1.4x faster: see the time per epoch in the
-# > table below (one run each), 230 s against 296 s for the same 2 epochs in notebook 05's
-# > earlier run on a 2-core Xeon (1.29x, mean of three seeds), and 1.14-1.38x per training step in `make bench`, where the two
+# > table below (one run each), 252-283 s against 377 s for the same 2 epochs in notebook 05
+# > (the adapter methods against full fine-tuning, 1.3-1.5x, means of three seeds), and
+# > 1.14-1.38x per training step in `make bench`, where the two
 # > take turns (`benchmarks/RESULTS.md`); on an H100 at this batch size adapters were no faster
 # > at all (0.87-0.92x per step: the GPU waits on kernel launches, not arithmetic). The
 # > arithmetic caps the gain near 1.5x. The frozen
