@@ -268,10 +268,10 @@ L.notebook.show_text_table(own_pairs)
 # Two of these five made-up pairs are confidently wrong. *The senator will visit Paris next week*
 # against *The senator visited Paris last year* is called equivalent with p = 1.00, though the
 # tense and the date differ; *Shares of the bank fell 4 percent on Tuesday* against *The bank's
-# shares rose sharply on Tuesday* is called equivalent with p = 0.98, though the direction of
+# shares rose sharply on Tuesday* is called equivalent with p = 0.99, though the direction of
 # the change is reversed. Both pairs share most of their words: the model has learned that
 # overlap means paraphrase, not to check the time or the direction of what is said. The
-# unrelated pair is rightly not equivalent (p = 0.98).
+# unrelated pair is rightly called not equivalent, but only just (p = 0.56).
 #
 # Now dev pairs, next to the human labels:
 
@@ -481,26 +481,26 @@ L.notebook.show_text_table(mistakes)
 # "equivalent"). 1 point: what they share, with two pairs named: the sentences share most of
 # their words and one carries information the other lacks (a speaker or a date, a reaction, a
 # product name, a source); MRPC's annotators count such a difference as not equivalent, and the
-# model reads the overlap as paraphrase (not negation or disagreeing numbers, in the reference
-# run). 1 point: why so sure: over-confidence from overfitting (in 02 the dev loss climbed after
+# model reads the overlap as paraphrase (not negation, in the reference run). 1 point: why so sure: over-confidence from overfitting (in 02 the dev loss climbed after
 # a few epochs while accuracy held), so p near 1 is not a calibrated "sure".
 #
 # **Reference answer (the full run with MiniLM).** All eight confident mistakes are of one
 # kind: false positives, pairs the annotators judged *not* equivalent that the model calls
-# equivalent with p ≥ 0.998. None turns on a negation or on numbers that disagree. In each,
-# the two sentences share most of their words and one of them carries information the other
-# lacks: who spoke and when (*White House press secretary Ari Fleischer said yesterday* against
-# *On Tuesday, before Byrd's speech*), the courtroom's reaction (*Breyer said to tumultuous
-# cheers*), the product (*Solaris x86*), Canada's toll against the figure's source (the
-# heart-attack pair), part of an escape (*shimmed down the makeshift rope to a second-story
-# roof*), a mother's *relief* against the parents' *optimism*, a list of symptoms all patients
-# developed against the symptoms of an infection; and *a major victory for Maine* is not
-# *could be a model*. MRPC's annotators counted such a difference as not equivalent; the model,
+# equivalent with p ≥ 0.998. None turns on a negation; one, the dioxin pair, has numbers that
+# differ slightly (75 against 76 percent) besides a different source. In each, the two
+# sentences share most of their words and one of them carries information the other lacks: who
+# spoke and when (*White House press secretary Ari Fleischer said yesterday* against *On
+# Tuesday, before Byrd's speech*), the courtroom's reaction (*Breyer said to tumultuous
+# cheers*), an added clause (*they are attacking us*), Canada's toll against the figure's source
+# (the heart-attack pair), what the company did (*set out to make it easier for them to apply
+# the updates* against *companies trying to apply them*), who said it (*said Caswell* against
+# *The Institute said*), a list of symptoms all patients developed against the symptoms of an
+# infection; and *a major victory for Maine* is not *could be a model*. MRPC's annotators counted such a difference as not equivalent; the model,
 # reading the overlap, is sure they are paraphrases. Some are close calls a person might also
 # get wrong, but p = 0.998 is not a close call: the model is over-confident (in 02 its dev loss
-# climbed from 0.449 at epoch 4 to 0.714 at epoch 10 while its accuracy held). The confusion
-# matrix shows the same lean: 53 false positives against 31 false negatives, and row 6 of the
-# dev pairs above (the dioxin pair) is another false positive at p = 0.99.
+# climbed from 0.448 at epoch 4 to 0.673 at epoch 10 while its accuracy held). The confusion
+# matrix shows the same lean: 51 false positives against 34 false negatives; row 2 of the dev
+# pairs above, the dollar/yen pair, is another false positive, at p = 0.66.
 
 # %% [raw]
 # # END SOLUTION
@@ -593,7 +593,7 @@ L.notebook.check("answers in request order", [r["task"] for r in answers] == [t 
 # %% [markdown]
 # The last MRPC request shares few words and says the opposite: *The talks ended without a
 # deal* against *Negotiators reached an agreement on Friday* is rightly not equivalent
-# (p = 0.93). An adapter trained the same way on another CPU (an earlier run of this notebook)
+# (p = 0.95). An adapter trained the same way on another CPU (an earlier run of this notebook)
 # called it equivalent (p = 0.75): one pair is one sample, and the overlap habit above is real.
 #
 # **Storage.** Three tasks as adapters need the base model once plus three small folders; three
@@ -662,12 +662,12 @@ plt.show()
 # > **Where the handout is wrong:** it credits AdapterDrop with an inference speed-up for a
 # > single task. There is little to gain: skipping adapters can at most remove their own cost,
 # > the gap between the *adapters in every layer* row and the *base model alone* row of the
-# > table above (its `x base` column), a few percent. Read the AdapterDrop rows against that
+# > table above (its `x base` column): in this run 6% (batch 32) to 11% (batch 1). Read the AdapterDrop rows against that
 # > gap and against the noise: the last row skips every adapter and so runs the base model's
 # > own computation, so however far its `x base` lies from 1.00 is the size of the timing noise,
 # > and a trend in k smaller than that is not measured. Notebook 04 times it again:
-# > 0.98x to 1.07x the speed of all-layer adapters for k = 1 to 6. AdapterDrop's gains are in
-# > training (04: 1.28x as fast at k = 3), and at inference when several tasks are served at
+# > 0.93x to 1.09x the speed of all-layer adapters for k = 1 to 6. AdapterDrop's gains are in
+# > training (04: 1.28x as fast at k = 3, with every run trained two at a time), and at inference when several tasks are served at
 # > once and the adapter-free lower layers run once for all of them (Rücklé et al. 2021).
 #
 # Skipping adapters changes the function, of course: how much accuracy each span of layers

@@ -38,9 +38,9 @@
 # puts one beside both sublayers, unscaled, with twice the adapter parameters: a different
 # configuration, so do not read this row against 04's.
 #
-# In the `full` profile this trains 10 methods x 3 seeds on all of MRPC for 2 epochs (51 minutes
-# on the 2-core CPU of the stored run; a GPU should need minutes, an estimate not yet
-# measured); the `quick` profile trains one step on a handful
+# In the `full` profile this trains 10 methods x 3 seeds on all of MRPC for 2 epochs (the
+# stored run, on a 2-core AMD EPYC, trained 26 of its 30 runs in 70 minutes, two at a time; the
+# other 4 are notebook 04's; a GPU should need minutes, an estimate not yet measured); the `quick` profile trains one step on a handful
 # of pairs only to check that everything runs, and its numbers mean nothing.
 
 # %% tags=["parameters"]
@@ -283,6 +283,12 @@ pd.Series({k: round(v, 1) for k, v in latency.items()}, name="latency (ms)").to_
 # measure (it does not shrink between runs), so the table gives what the method needs for
 # weights, gradients and Adam's two moments, $4\,\text{bytes} \times (\text{all} + 3 \times
 # \text{trainable})$, which is where the methods differ most.
+#
+# Train time is the mean over the seeds of one run's wall time, and a run's time depends on its
+# schedule. In the stored run every run trained two at a time in this session, except notebook
+# 04's: Houlsby seed 0 was retrained alone (226 s) and Houlsby seeds 1 and 2 and FFN-only seed
+# 0 trained two at a time in an earlier session on the same kind of CPU; read the Houlsby row's
+# time as a few percent low.
 
 # %% tags=["nbval-ignore-output"]
 def row(method):
@@ -387,13 +393,14 @@ if near_majority:
 #   standard deviation (the "typical" one printed above, or each row's ±), and the answer notes
 #   that three seeds give only a rough spread. 1 point for groups consistent with *this* run
 #   (in the stored full run: Houlsby adapters, LoRA and FFN-only within the noise of full
-#   fine-tuning; IA3, prefix tuning and the scaled parallel adapter a few points below; prompt
-#   tuning far below), with F1 read as a second opinion. An ordering alone ("LoRA is best")
+#   fine-tuning; the scaled parallel adapter, Compacter, prefix tuning, IA3 and the MAM adapter
+#   2.5 to 3.6 points below; prompt tuning far below), with F1 read as a second opinion. An ordering alone ("LoRA is best")
 #   gets no point.
 # - **1 point (b).** Stored per task: about 1-2% of the full model (a few MB against ~90 MB
 #   for MiniLM), the saving that grows with the number of tasks. Training memory: several times
-#   less, because Adam keeps two moments for the trainable weights only. Train time: about the
-#   same, because the backward pass still runs through the frozen base (not "7-15x faster").
+#   less, because Adam keeps two moments for the trainable weights only. Train time: somewhat
+#   less (in the stored run 252-290 s a run against 377 s; prompt tuning, with longer inputs,
+#   382 s), because the backward pass still runs through the frozen base (not "7-15x faster").
 #   Latency: every unmerged method adds some; prefix and prompt tuning add the most, because
 #   they lengthen what attention reads. Full fine-tuning runs at the base model's latency.
 # - **1 point (c).** Prompt tuning sits at or near the majority class, with the largest spread:
@@ -438,8 +445,9 @@ if near_majority:
 #    take **prompt tuning** for a model of at least $10^{10}$ parameters (Lester et al. 2021);
 #    else `None`.
 #
-# Prefix tuning and the scaled parallel adapter never come out. On this table, LoRA costs less
-# and scores at least as well.
+# Prefix tuning, the scaled parallel adapter, Compacter and the MAM adapter never come out. On
+# this table LoRA scores at least as well as each and costs less than all but Compacter, which
+# IA3 matches in accuracy with fewer weights and an update that folds into the base.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -551,7 +559,9 @@ def test_edges_and_grid(choose_method):
 # **Rubric (2 points).**
 # - **1 point: evidence sorted.** Supported by the table: LoRA before IA3 (IA3 scored a few
 #   points lower, beyond the noise); LoRA instead of prefix tuning or the scaled parallel
-#   adapter (lower, for a similar share); no prompt tuning at this size (majority class);
+#   adapter (lower, for a similar share); IA3 instead of Compacter (the same accuracy, fewer
+#   weights); Houlsby instead of MAM (more accurate, fewer weights); no prompt tuning at this
+#   size (majority class);
 #   full fine-tuning for one task (the other methods gain no accuracy over it, and it adds no
 #   latency). From the papers only: that LoRA and IA3 *merge* (the table timed them unmerged,
 #   slower than the base model), prompt tuning at $10^{10}$ parameters, and the thresholds
