@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 01 · Setup: the data, the tokenizer and the adapter itself
 #
-# **Adapter Layers lab**, notebook 1 of 5. This lab follows Houlsby et al. (2019),
+# **Adapter Layers lab**, notebook 1 of 6. This lab follows Houlsby et al. (2019),
 # *Parameter-Efficient Transfer Learning for NLP*: instead of fine-tuning all of BERT for
 # every task, freeze it and insert small **bottleneck adapters** that are trained per task.
 #

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 02 · Train: adapters versus full fine-tuning on MRPC
 #
-# **Adapter Layers lab**, notebook 2 of 5. You will
+# **Adapter Layers lab**, notebook 2 of 6. You will
 # 1. write where the adapter goes in a BERT layer (Exercise 1), then put Houlsby adapters into
 #    every layer,
 # 2. write the freezing rule (Exercise 2): only the adapters, the LayerNorms and the

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 03 · Inference: adapter files, predictions you can check, one base model for many tasks
 #
-# **Adapter Layers lab**, notebook 3 of 5. The promise of adapters is *modularity*: one frozen
+# **Adapter Layers lab**, notebook 3 of 6. The promise of adapters is *modularity*: one frozen
 # base model, and a small file per task that can be loaded and switched at will. In this
 # notebook you will
 # 1. load the MRPC adapter saved by `02-Train` into a fresh base model, save and reload it

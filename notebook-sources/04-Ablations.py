@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 04 · Ablations: what matters in an adapter, measured
 #
-# **Adapter Layers lab**, notebook 4 of 5. Houlsby et al. (2019, Section 3.6) did not stop at
+# **Adapter Layers lab**, notebook 4 of 6. Houlsby et al. (2019, Section 3.6) did not stop at
 # "adapters work": they asked *which* adapters matter and how fragile the design is. Here you
 # repeat their experiments on MRPC with real training runs, and add two later ideas built from
 # the same parts:
@@ -124,15 +124,10 @@ grader = otter.Notebook(tests_dir="exercise-tests")
 # Change any setting and the run is trained anew; delete the folder to start over.
 
 # %% tags=["nbval-ignore-output"]
-from datasets import DatasetDict
 from transformers import AutoConfig
 
 budget = S.Budget.from_profile(profile)
-mrpc, source = L.load_glue("mrpc")
-raw = DatasetDict(train=L.subsample(mrpc["train"], budget.train_rows, seed=0),
-                  validation=L.subsample(mrpc["validation"], budget.eval_rows, seed=0))
-tokenizer = L.load_tokenizer(choice)
-data = L.tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length)
+data, tokenizer, source = S.sweep_data(choice, budget)  # the same rows in 04, 05 and 06
 n_layers = AutoConfig.from_pretrained(choice.name_or_path).num_hidden_layers
 cache = S.RunCache(L.notebook.output_dir("cache", "04"))
 majority = S.majority_rate(data["validation"]["label"])
@@ -193,8 +188,9 @@ reference = S.adapter_job(choice, data, houlsby, budget, seed=0, keep_adapter=Tr
 jobs = [reference] + [job(config, seed, k, pooler) for config, seed, k, pooler in plan]
 todo = {S.stable_key(j.settings) for j in jobs if cache.get(j.settings) is None}
 n_runs = len({S.stable_key(j.settings) for j in jobs})
-print(f"{len(plan)} points in the plan, {n_runs} distinct training runs "
-      f"(the reference run serves four experiments); {n_runs - len(todo)} already in the cache")
+shared = sum(S.stable_key(j.settings) == S.stable_key(reference.settings) for j in jobs[1:])
+print(f"{len(plan)} points in the plan, {n_runs} distinct training runs (the reference run is {shared} of the "
+      f"points, and experiment 1's span sweep); {n_runs - len(todo)} already in the cache")
 
 # %% [markdown]
 # Train everything the cache lacks, in one go. On a CPU, two runs train side by side with one

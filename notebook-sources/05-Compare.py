@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 05 · Compare: adapters against full fine-tuning, LoRA, prefix, prompt tuning, IA3, Compacter and MAM
 #
-# **Adapter Layers lab**, notebook 5 of 5. Every parameter-efficient method claims to reach full
+# **Adapter Layers lab**, notebook 5 of 6. Every parameter-efficient method claims to reach full
 # fine-tuning's accuracy while training a sliver of the weights. Here the claims meet one
 # another on equal terms:
 #
@@ -112,16 +112,11 @@ grader = otter.Notebook(tests_dir="exercise-tests")
 # and the seeds of the reference adapter, which here are every method's seeds.
 
 # %% tags=["nbval-ignore-output"]
-from datasets import DatasetDict
 from transformers import AutoConfig
 
 budget = S.Budget.from_profile(profile)
 seeds = budget.reference_seeds
-mrpc, source = L.load_glue("mrpc")
-raw = DatasetDict(train=L.subsample(mrpc["train"], budget.train_rows, seed=0),
-                  validation=L.subsample(mrpc["validation"], budget.eval_rows, seed=0))
-tokenizer = L.load_tokenizer(choice)
-data = L.tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length)
+data, tokenizer, source = S.sweep_data(choice, budget)  # the same rows in 04, 05 and 06
 cache = S.RunCache(L.notebook.output_dir("cache", "04"))
 majority = S.majority_rate(data["validation"]["label"])
 print(f"{budget.epochs:g} epoch(s), batch {budget.batch_size}, seeds {list(seeds)}")

@@ -9,7 +9,7 @@ from .budget import Budget
 from .runs import Job, RunCache, run_jobs, stable_key
 from .ablation import (freeze_layers_below, is_upper_triangular, majority_rate, matrix_from_json, matrix_to_json,
                        spans, variant_latency)
-from .measure import ADAPTER_NAME, adapter_job, train_adapter
+from .measure import ADAPTER_NAME, adapter_job, sweep_data, train_adapter
 from .baselines import DEFAULT_CONFIGS, PEFT_METHODS, PeftMethodUnavailable, make_peft_model
 from .compare import Method, adapter_variants, build, default_methods, footprint, method_job, method_latency
 from . import ablation, baselines, budget, compare, fusion, mam, measure, pool, runs

@@ -16,13 +16,16 @@ import dataclasses
 from pathlib import Path
 from typing import Mapping, Optional
 
+from ..data import load_glue, subsample, tokenize
 from ..fusion import fuse_adapters, mean_fusion_attention
 from ..hub import ModelChoice, load_base_model
 from ..io import load_adapter, read_adapter, read_adapter_config
 from ..model import add_adapter
+from ..multitask import MultiTaskAdapterManager
 from ..params import parameter_report
 from ..switching import set_active_adapter, set_head_labels
-from ..train import set_seed
+from ..train import evaluate, set_seed
+from .ablation import majority_rate
 from .budget import Budget
 from .measure import run_key, train_and_measure
 from .runs import Job
@@ -91,6 +94,30 @@ def fusion_job(choice: ModelChoice, data, sources: Mapping[str, Path], budget: B
     return Job(run_key(choice, data, budget, seed, trains), train_fusion,
                dict(choice=choice, data=data, sources=sources, budget=budget, seed=seed),
                label or f"fusion of {', '.join(sources)}, seed {seed}")
+
+
+def source_scores(choice: ModelChoice, sources: Mapping[str, Path], eval_rows=None, max_length: int = 128,
+                  datasets: Optional[Mapping] = None) -> dict:
+    """task -> each saved source adapter's metrics on its own task's dev rows, with its own head.
+
+    One base model holds every source (`MultiTaskAdapterManager`), so this is what stage 1 made,
+    whichever notebook trained it. `datasets` gives tokenised dev sets to use instead (task -> rows).
+    """
+    model, tokenizer = load_base_model(choice)
+    manager = MultiTaskAdapterManager(model, tokenizer)
+    out = {}
+    for task, folder in sources.items():
+        manager.register(task, folder)
+        dev = (datasets or {}).get(task)
+        if dev is None:
+            dev = tokenize(subsample(load_glue(task)[0]["validation"], eval_rows, seed=0), tokenizer, task,
+                           max_length=max_length)
+        manager.switch(task)
+        scores = evaluate(model, tokenizer, dev)
+        if "accuracy" in scores:  # a class task: what always answering its commonest class scores
+            scores["majority"] = majority_rate(dev["label"])
+        out[task] = {"dev rows": len(dev), **scores}
+    return out
 
 
 def attention_frame(result: dict):

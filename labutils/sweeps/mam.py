@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..config import AdapterConfig
+from ..io import model_file_size
 from ..model import add_adapter
 from .baselines import make_peft_model
 
@@ -78,6 +79,6 @@ def mam_file_size(model: nn.Module, name: str = "mam") -> int:
     if not adapter:
         raise ValueError(f"the model has no MAM adapter named {name!r}; build it with make_mam_model.")
     with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp)
         save_file(adapter, str(Path(tmp) / f"{name}_adapter.safetensors"))
-        return sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
+        adapter_bytes = (Path(tmp) / f"{name}_adapter.safetensors").stat().st_size
+    return model_file_size(model) + adapter_bytes

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from ..config import AdapterConfig
+from ..data import load_glue, subsample, tokenize
 from ..device import pick_device, pick_precision
 from ..params import adapter_parameter_count, is_pooler, parameter_report
-from ..hub import ModelChoice, base_fingerprint
+from ..hub import ModelChoice, base_fingerprint, load_tokenizer
 from ..io import save_adapter
 from ..layer import adapter_sublayers, encoder_layers
 from ..recipes import adapter_model
@@ -35,6 +36,21 @@ CACHE_VERSION = 2  # 2: latency is measured per architecture (`variant_latency`)
 ADAPTER_NAME = "ablation"
 
 _FINGERPRINTS: dict = {}  # datasets' own per-process fingerprint -> our content digest
+
+
+def sweep_data(choice: ModelChoice, budget: Budget):
+    """The MRPC rows every run of 04, 05 and 06 trains and is measured on: (data, tokenizer, source).
+
+    Seeded subsets of `budget.train_rows` and `budget.eval_rows`, tokenised: the same rows in every
+    notebook, so that their runs share cache keys.
+    """
+    from datasets import DatasetDict
+
+    mrpc, source = load_glue("mrpc")
+    raw = DatasetDict(train=subsample(mrpc["train"], budget.train_rows, seed=0),
+                      validation=subsample(mrpc["validation"], budget.eval_rows, seed=0))
+    tokenizer = load_tokenizer(choice)
+    return tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length), tokenizer, source
 
 
 def data_fingerprint(dataset) -> str:
