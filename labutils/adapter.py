@@ -1,9 +1,6 @@
 """The bottleneck adapter itself: h + s * W_up . sigma(W_down . h + b_down) + b_up.
 
-It projects the d-dimensional hidden state down to m << d dimensions, applies a
-nonlinearity, projects back up and adds the result to its input (the skip connection).
-Both projections start with tiny weights and zero biases, so at initialisation the
-adapter is (almost) the identity map and the pretrained network is left undisturbed.
+Tiny initial weights and zero biases make it start as (almost) the identity map.
 """
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Configuration of a bottleneck adapter (Houlsby et al., 2019, "Parameter-Efficient
-Transfer Learning for NLP"), in the paper's words.
-
-One `AdapterConfig` describes one named adapter: its size, where it goes in each layer,
-how it is initialised and whether it runs in sequence with the sublayer or beside it.
-"""
+Transfer Learning for NLP"), in the paper's words."""
 from __future__ import annotations
 
 import math

@@ -107,12 +107,7 @@ def fusion_tensors(model: nn.Module, name: str) -> dict:
 def fuse_adapters(model: nn.Module, adapter_names: Sequence[str], name: str = "fusion", *,
                   dropout: Optional[float] = None, temperature: float = 1.0, train_layernorm: bool = False,
                   train_pooler: Optional[bool] = None, set_active: bool = True) -> nn.Module:
-    """Build fusion `name` over adapters already in the model, in every sublayer that holds them.
-
-    Freezes everything except the fusion layers and the head (the pooler as `pooler_trains`, the
-    LayerNorms if `train_layernorm`): the task adapters stay exactly as stage 1 left them.
-    Same name and adapters twice: no new layers (only the freezing and activation again).
-    """
+    """Build fusion `name` over adapters already in the model, in every sublayer that holds them."""
     names = list(adapter_names)
     known = adapter_configs(model)
     missing = [n for n in names if n not in known]
@@ -167,11 +162,7 @@ def freeze_for_fusion(model: nn.Module, name: str, train_layernorm: bool = False
 
 
 def set_active_fusion(model: nn.Module, name: Optional[str]) -> None:
-    """Run fusion `name` (in the base slot: no single adapter active) or, with None, no fusion.
-
-    While a fusion is active, `set_active_adapter(model, task)` runs that task's adapter, and
-    `set_active_adapter(model, None)` (or `adapters_disabled`) runs the fusion again, not the
-    plain base: call `set_active_fusion(model, None)` for that."""
+    """Run fusion `name` (in the base slot: no single adapter active) or, with None, no fusion."""
     if name is not None and name not in fusions(model):
         raise KeyError(f"no fusion named {name!r}; the model has {sorted(fusions(model))}.")
     if name is not None and active_adapter(model) is not None:

@@ -1,14 +1,4 @@
-"""Saving and loading an AdapterFusion as a folder, like an adapter folder (`labutils.io`).
-
-    <folder>/fusion_config.json        the adapters it fuses (names, configs, weight checksums), the base
-    <folder>/fusion_model.safetensors  Q, K, V of every fusion layer + the LayerNorms and head it trained with
-
-The task adapters are not in the folder: a fusion is trained on top of them, so loading needs
-them in the model already (`labutils.load_adapter`) and refuses, naming the missing ones,
-otherwise; adapters of the same name but other weights are refused too. Saving goes through
-`labutils.safe_folder` (a crash loses at most the save in progress; only a fusion folder or an
-empty one is replaced).
-"""
+"""Saving and loading an AdapterFusion as a folder, like an adapter folder (`labutils.io`)."""
 from __future__ import annotations
 
 import hashlib
@@ -126,11 +116,7 @@ def read_fusion_config(folder) -> dict:
 
 
 def load_fusion(model: nn.Module, folder, set_active: bool = True, train_layernorm: bool = False) -> dict:
-    """Load a fusion folder into a model that already holds the adapters it fuses.
-
-    Refuses (FusionFileError, model untouched) when adapters are missing (naming them), differ in
-    config or weights from those it was trained with, or the base, labels or file do not match.
-    """
+    """Load a fusion folder into a model that already holds the adapters it fuses."""
     from safetensors.torch import load_file
 
     folder = Path(folder)

@@ -3,13 +3,7 @@
     <folder>/adapter_config.json       what is needed to rebuild it and to refuse a wrong match
     <folder>/adapter_model.safetensors adapter weights + the task's LayerNorms + its head
 
-Everything the task trained is in the file (the LayerNorms and the head train too), so a
-fresh base model plus this folder reproduces the trained model exactly. Loading checks every
-field, the weights' checksum and every tensor before touching the model: a mismatch or a
-corrupt file raises, and the model is never left half-loaded.
-
-Saving replaces only an adapter folder or an empty one, and a crash mid-save loses at most the
-save in progress (`labutils.safe_folder`).
+Loading checks everything before touching the model; saving is crash-safe (`labutils.safe_folder`).
 """
 from __future__ import annotations
 
@@ -66,7 +60,7 @@ def _model_facts(model: nn.Module) -> dict:
     }
 
 
-# ---------------------------------------------------------------- reading the JSON side
+# reading the JSON side
 
 def _read_json(folder: Path):
     """What the folder's adapter_config.json holds, or AdapterFileError if it is not text or not JSON."""
@@ -141,10 +135,7 @@ ADAPTER_FOLDER = FolderKind(noun="adapter", files=frozenset({CONFIG_FILE, WEIGHT
 
 
 def read_adapter_config(folder) -> dict:
-    """The JSON side of an adapter folder, checked for format, version and every key.
-
-    First puts back the newest complete copy if an interrupted save left the name empty.
-    """
+    """The JSON side of an adapter folder, checked for format, version and every key."""
     folder = Path(folder)
     recover(folder, ADAPTER_FOLDER)
     return _parse_config(folder)
@@ -159,7 +150,7 @@ def read_adapter(folder) -> tuple:
         raise AdapterFileError(f"{shown(folder)}: the adapter config is invalid ({e}).") from e
 
 
-# ---------------------------------------------------------------- saving, loading, sizes
+# saving, loading, sizes
 
 def _write_json(path: Path, meta: dict) -> None:
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -174,11 +165,7 @@ def _write_adapter(folder: Path, tensors: dict, meta: dict) -> None:
 
 
 def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | None = None) -> Path:
-    """Write adapter `name` (default: the active one) with its LayerNorms and head to `folder`.
-
-    `folder` may be absent, empty, or an adapter folder written here before (it is replaced);
-    anything else there is refused with `AdapterFileError`, never deleted.
-    """
+    """Write adapter `name` (default: the active one) with its LayerNorms and head to `folder`."""
     name = name or active_adapter(model)
     if name is None or name not in adapter_configs(model):
         raise KeyError(f"no adapter {name!r} to save; the model has {sorted(adapter_configs(model))}.")
@@ -209,12 +196,7 @@ def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | 
 
 
 def load_adapter(model: nn.Module, folder, name: str | None = None, set_active: bool = True) -> dict:
-    """Load an adapter folder into `model` (adding the adapter if it is not there yet).
-
-    Checks base model, sizes, placement, the weights' sha256 and every tensor's name and shape
-    first; raises `AdapterFileError` naming the mismatching field, leaving the model untouched.
-    Returns the folder's JSON metadata.
-    """
+    """Load an adapter folder into `model` (adding the adapter if it is not there yet)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 

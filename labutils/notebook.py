@@ -79,10 +79,7 @@ class CheckFailed(AssertionError):
 
 
 def check(claim: str, ok) -> None:
-    """Print `<claim>: True`, or stop the notebook when `ok` is false.
-
-    A check that only printed False would let the notebook carry on, and a student could miss it.
-    """
+    """Print `<claim>: True`, or stop the notebook when `ok` is false (a printed False could be missed)."""
     try:
         passed = bool(ok)
     except (ValueError, RuntimeError) as err:  # an array of several values has no single truth
@@ -97,11 +94,7 @@ def check(claim: str, ok) -> None:
 
 
 def show_text_table(frame) -> None:
-    """Display a table of sentences with every sentence whole, wrapped and left-aligned.
-
-    pandas cuts each cell at 50 characters by default, which hides the very words an error
-    analysis turns on.
-    """
+    """Display a table of sentences with every sentence whole, wrapped and left-aligned (pandas cuts at 50)."""
     import pandas as pd
     from IPython.display import display
 
@@ -117,13 +110,7 @@ def show_text_table(frame) -> None:
 
 
 def plain(value, where: str = "results", nan_as_null: bool = True):
-    """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None.
-
-    Tuples and ranges become lists, dataclasses (AdapterConfig, ...) dicts, numpy and torch
-    numbers Python ones, paths text, a DataFrame one dict per row. NaN and infinity become null
-    (JSON has no NaN) unless `nan_as_null=False` keeps them, for a caller that refuses them by name.
-    Anything else raises a TypeError naming `where` it sits.
-    """
+    """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # A dataclass's own to_dict wins: AdapterConfig's leaves out fields at the defaults they had
         # before they existed (Compacter's), so run keys and saved files stay as they were.

@@ -1,15 +1,4 @@
-"""The parameter counters: which parameters train, and how many there are.
-
-The paper freezes the pretrained network and trains only the adapters, the LayerNorms and the
-task's classification head. `parameter_group` sorts every parameter into one of those groups (or
-"base"); `freeze_for_adapters` trains the chosen groups; `parameter_report` counts what trains,
-by group, so a notebook can show the budget. The classification layer sits on BERT's pooler;
-whether the pooler trains too is the model's choice (`ModelChoice.train_pooler`, recorded on the
-model as `config.lab_train_pooler`).
-
-`adapter_parameter_count` and `adapter_cost_table` say what the formula 2dm + d + m predicts,
-from a built model or from a model config alone (no weights, no download).
-"""
+"""The parameter counters: which parameters train, and how many there are."""
 from __future__ import annotations
 
 import hashlib
@@ -51,11 +40,7 @@ def pooler_trains(model: nn.Module) -> bool:
 
 def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_head: bool = True,
                         train_pooler: bool | None = None) -> nn.Module:
-    """Freeze the base; train the active adapter, and (by default) LayerNorms and the head.
-
-    `train_pooler` (None: the model's choice, `pooler_trains`) says whether the pooler under the
-    classification layer trains with it.
-    """
+    """Freeze the base; train the active adapter, and (by default) LayerNorms and the head."""
     name = active_adapter(model)
     if train_pooler is None:
         train_pooler = pooler_trains(model)
@@ -84,10 +69,7 @@ def unfreeze_all(model: nn.Module) -> nn.Module:
 
 
 def parameter_report(model: nn.Module, base_params: int | None = None) -> dict:
-    """Totals and per-group counts of all and of trainable parameters.
-
-    Percentages are of the base model (without adapters) unless `base_params` says otherwise.
-    """
+    """Totals and per-group counts of all and of trainable parameters."""
     total = trainable = 0
     groups = {g: {"total": 0, "trainable": 0} for g in GROUPS}
     for pname, param in model.named_parameters():
@@ -133,9 +115,7 @@ def base_checksum(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-# --------------------------------------------------------------------------------------------
 # What the formula says adapters cost
-# --------------------------------------------------------------------------------------------
 
 def adapter_parameter_count(model: nn.Module, name: str) -> int:
     """What the formula says adapter `name` costs: (number of adapters) * (2dm + d + m), or
@@ -161,11 +141,7 @@ def base_parameter_count(config) -> int:
 
 
 def adapter_cost_table(config, bottlenecks=(8, 16, 32, 64, 256)):
-    """Adapter parameters for FFN-only (one per layer) and Houlsby (two per layer) placement.
-
-    Returns a DataFrame with one row per bottleneck size m: the cost of one adapter
-    (2dm + d + m) and of all of them, as a count and as % of the base model.
-    """
+    """Adapter parameters for FFN-only (one per layer) and Houlsby (two per layer) placement."""
     import pandas as pd
 
     d, layers = config.hidden_size, config.num_hidden_layers

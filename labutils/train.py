@@ -1,10 +1,4 @@
-"""Training and evaluation on the Hugging Face `Trainer`.
-
-Using `Trainer` (not a hand-written loop) means the same notebook cell runs on one CPU, one
-GPU, or several GPUs under `accelerate launch` / `torchrun`, with mixed precision, without
-changing a line. Metrics come from scikit-learn and scipy, which work offline (``evaluate.load``
-fetches its scripts from the Hub).
-"""
+"""Training and evaluation on the Hugging Face `Trainer` (the same cell runs on CPU, GPU or several)."""
 from __future__ import annotations
 
 import math
@@ -92,11 +86,7 @@ EXPLOSION_FACTOR = 10.0
 
 
 def explosion_bound(num_labels: int, first_loss: float | None = None) -> float:
-    """The largest training loss a healthy run logs: 10 x max(ln k, the first logged loss).
-
-    The first logged loss lifts the bound for a model that starts worse than guessing (and for
-    a single-output regression head, where ln 1 = 0 gives no bound of its own).
-    """
+    """The largest training loss a healthy run logs: 10 x max(ln k, the first logged loss)."""
     base = math.log(num_labels) if num_labels > 1 else 0.0
     if first_loss is not None and math.isfinite(first_loss):
         base = max(base, first_loss)
@@ -111,12 +101,7 @@ def _diverged_message(what: str, learning_rate: float) -> str:
 
 
 def _divergence_guard(learning_rate: float):
-    """A `TrainerCallback` that stops training at the first non-finite or exploding logged loss.
-
-    It reads the raw losses (`training_arguments` sets logging_nan_inf_filter=False; with the
-    filter on, Trainer logs a NaN step as the average of the steps before it) and records why
-    it stopped in `.problem`; `train` raises `TrainingDiverged` from it.
-    """
+    """A `TrainerCallback` that stops training at the first non-finite or exploding logged loss."""
     from transformers import TrainerCallback
 
     class DivergenceGuard(TrainerCallback):
@@ -197,12 +182,7 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
 
 def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     """Train `model` with `Trainer`, evaluate on `eval_dataset`, time and measure it.
-
-    Raises `TrainingDiverged` (naming the learning rate) when the training loss stops being
-    finite or explodes, when a trained weight is not finite, or when the dev loss after training
-    explodes: such a run reports majority-class accuracy, which is not a result. A score (regression)
-    head that ends predicting one score for every dev pair is refused too: its correlation is undefined.
-    """
+    Raises `TrainingDiverged` rather than return a run whose numbers would be meaningless."""
     from transformers import DataCollatorWithPadding, Trainer
 
     guard = _divergence_guard(args.learning_rate)
