@@ -57,7 +57,6 @@ def mount_drive(drive_root: str | Path = DRIVE_ROOT) -> Path:
     """Mount Google Drive at `drive_root` unless it is there already (a second mount only asks again)."""
     if not (Path(drive_root) / "MyDrive").is_dir():
         from google.colab import drive
-
         drive.mount(str(drive_root))
     return Path(drive_root)
 

@@ -205,7 +205,6 @@ def discover_data_dir(task: str = "mrpc") -> Optional[tuple]:
 def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
     """A GLUE task from `data_dir/<TASK>/{train,dev}.tsv`, with the Hub's columns."""
     import datasets
-
     spec = task_spec(task)
     folder = Path(data_dir) / spec.name
     splits = {}

@@ -14,7 +14,6 @@ def relative_error(a, b) -> float:
 def tiny_bert(hidden: int = 32, layers: int = 2, seed: int = 0):
     """A random BertForSequenceClassification small enough to build in a blink (no download)."""
     from transformers import BertConfig, BertForSequenceClassification
-
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=64, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
                         intermediate_size=4 * hidden, max_position_embeddings=32, num_labels=2)
@@ -26,7 +25,6 @@ def sublayer_case(sublayer: str = "attention", hidden: int = 32, bottleneck: int
     from .config import AdapterConfig
     from .layer import adapter_sublayers
     from .model import add_adapter
-
     model = tiny_bert(hidden, 1, seed)
     add_adapter(model, "task", AdapterConfig(bottleneck=bottleneck))
     module = dict((m.sublayer, m) for _, m in adapter_sublayers(model))[sublayer]
@@ -47,7 +45,6 @@ def freezing_case(active: str = "mrpc", seed: int = 0):
     from .model import add_adapter
     from .params import freeze_for_adapters
     from .switching import set_active_adapter
-
     model = tiny_bert(seed=seed)
     add_adapter(model, "sst2", AdapterConfig(bottleneck=4))
     add_adapter(model, "mrpc", AdapterConfig(bottleneck=4))
@@ -62,7 +59,6 @@ def confident_mistake_rows(probs: np.ndarray, labels, k: int = 8) -> list:
     from datasets import Dataset
 
     from .inference import confident_mistakes
-
     labels = [int(y) for y in labels]
     ds = Dataset.from_dict({"sentence1": [str(i) for i in range(len(labels))], "label": labels})
     table = confident_mistakes(ds, np.asarray(probs), [str(c) for c in range(np.asarray(probs).shape[1])], k=k)

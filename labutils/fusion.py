@@ -1,23 +1,10 @@
-"""AdapterFusion (Pfeiffer et al., 2021, "AdapterFusion: Non-Destructive Task Composition for
-Transfer Learning"): stage 2 of two-stage learning.
+"""AdapterFusion (Pfeiffer et al., 2021): stage 2 of two-stage learning, an attention over frozen adapters.
 
-Stage 1 trains one adapter per source task. Stage 2 freezes them all and learns, in every layer
-that holds them, an attention over their outputs:
+    q = Q h,  k_n = K u_n,  p = softmax(q . k_n / T),  out = h + V (sum_n p_n u_n)
 
-    q = Q h              h: the sublayer's output (after dense and dropout), the query
-    k_n = K u_n          u_n: adapter n's output u_n = adapter_delta_n, without its skip
-    p = softmax(q . k_n / T)  over the N adapters
-    out = h + V (sum_n p_n u_n)
-
-then, as everywhere in the lab, LayerNorm(out + residual). We follow AdapterHub's dynamic fusion
-(the paper's set-up): Q, K random (std 0.02), V initialised to the identity (off-diagonal 1e-6),
-V applied after the weighted sum (the same by linearity as summing V u_n), the adapter's skip h
-added after V, dropout on the scores, T = 1. With one adapter p = 1 and V = I, so the fusion is that
-adapter. The paper's regulariser lambda * ||I - V||^2 is `fusion_regularization`.
-
-The fusion runs in the base model's slot (no single adapter active, `set_active_adapter(model,
-None)`): it trains with the base's LayerNorms (frozen unless `train_layernorm`) and the head the
-model was loaded with. `fuse_adapters` builds it; `labutils.fusion_io` saves and loads it.
+h: the sublayer's output (the query); u_n: adapter n's output without its skip. As AdapterHub: Q, K
+random (std 0.02), V = I (off-diagonal 1e-6), so one adapter's fusion is that adapter. It runs in the
+base model's slot (no single adapter active); `labutils.fusion_io` saves and loads it.
 """
 from __future__ import annotations
 
@@ -212,7 +199,6 @@ def mean_fusion_attention(model: nn.Module, tokenizer, dataset, name: Optional[s
     averaged over every real token of `dataset` (a tokenised split): the heatmap's numbers."""
     import pandas as pd
     from transformers import DataCollatorWithPadding
-
     name = name or active_fusion(model)
     if name is None:
         raise KeyError("no fusion is active; give its name.")

@@ -118,7 +118,6 @@ def read_fusion_config(folder) -> dict:
 def load_fusion(model: nn.Module, folder, set_active: bool = True, train_layernorm: bool = False) -> dict:
     """Load a fusion folder into a model that already holds the adapters it fuses."""
     from safetensors.torch import load_file
-
     folder = Path(folder)
     meta = read_fusion_config(folder)
     configs = adapter_configs(model)

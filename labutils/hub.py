@@ -58,9 +58,7 @@ class ModelChoice:
     display_name: str        # what we print (never a machine path)
     offline_default: bool    # True when the packaged MiniLM stands in for bert-base-uncased
     reason: str
-    # Whether the pooler (the dense layer under the classifier) trains with the adapters. None:
-    # as the paper does on BERT (frozen: it was pretrained on next-sentence prediction), except
-    # on the packaged MiniLM, whose pooler was never trained for any sentence-level task.
+    # Does the pooler under the classifier train? None: frozen as in the paper, except on the MiniLM (`pooler_note`).
     train_pooler: Optional[bool] = None
 
     @property
@@ -122,7 +120,6 @@ def model_fingerprint(model, skip=()) -> str:
     """What a base model is, as 16 hex digits: its architecture fields and a sha256 of its encoder's weights.
     `skip`: entries not from the checkpoint (a fresh head). Floats hash as float32 whatever the stored dtype."""
     import torch
-
     h = hashlib.sha256()
     cfg = model.config
     facts = {f: getattr(cfg, f, None) for f in ARCHITECTURE_FIELDS}
@@ -187,7 +184,6 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     import torch
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
-
     before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise on stderr
@@ -220,7 +216,6 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
 def load_tokenizer(choice: ModelChoice, config=None):
     """The tokenizer that belongs to the chosen model, checked against the model's config."""
     from transformers import AutoConfig, AutoTokenizer
-
     tokenizer = AutoTokenizer.from_pretrained(choice.name_or_path)
     check_tokenizer(tokenizer, config if config is not None else AutoConfig.from_pretrained(choice.name_or_path),
                     choice)
@@ -246,7 +241,6 @@ def base_fingerprint(choice: ModelChoice) -> str:
     """`model_fingerprint` of the chosen model's pretrained weights (loaded once per process).
     The load's head draw is undone (fork_rng), so asking never changes a later run's initialisation."""
     import torch
-
     signature = _files_signature(choice)
     if signature not in _FINGERPRINTS:
         with torch.random.fork_rng(devices=[]):

@@ -159,7 +159,6 @@ def _write_json(path: Path, meta: dict) -> None:
 def _write_adapter(folder: Path, tensors: dict, meta: dict) -> None:
     """The weights, then (last: it marks the folder complete) the JSON with their checksum."""
     from safetensors.torch import save_file
-
     save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": FORMAT})
     _write_json(folder / CONFIG_FILE, {**meta, "sha256": _sha256(folder / WEIGHTS_FILE)})
 
@@ -199,13 +198,10 @@ def load_adapter(model: nn.Module, folder, name: str | None = None, set_active: 
     """Load an adapter folder into `model` (adding the adapter if it is not there yet)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-
     folder = Path(folder)
     meta, config = read_adapter(folder)
     facts = _model_facts(model)
-    # The fingerprint identifies the base when both sides have one (the display name may then
-    # differ: the same weights in another folder). A file saved before fingerprints existed,
-    # or a model not loaded by `load_base_model`, is checked by the name, as before.
+    # The fingerprint identifies the base when both sides have one; otherwise (older files) the name does.
     fingerprinted = bool(meta.get("base_fingerprint") and facts["base_fingerprint"])
     for key in ("model_type", "hidden_size", "num_hidden_layers", "base_fingerprint" if fingerprinted else "base_model"):
         if meta.get(key) != facts[key]:

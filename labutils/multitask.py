@@ -108,7 +108,6 @@ class MultiTaskAdapterManager:
     def storage_table(self, full_model_bytes: int):
         """N tasks as adapter folders versus N fully fine-tuned models, in MB."""
         import pandas as pd
-
         rows = [{"task": t, "adapter folder (MB)": e.file_bytes / 1e6, "full model (MB)": full_model_bytes / 1e6}
                 for t, e in self.tasks.items()]
         base = full_model_bytes / 1e6

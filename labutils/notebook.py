@@ -23,13 +23,11 @@ def quiet() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets
     import transformers
-
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     datasets.utils.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     import huggingface_hub.utils
-
     huggingface_hub.utils.disable_progress_bars()  # e.g. "Writing model shards" in save_pretrained
     logging.getLogger("accelerate").setLevel(logging.ERROR)
     # Known, harmless notices from the stack; anything else still shows.
@@ -41,7 +39,6 @@ def quiet() -> None:
 def start(profile: str | None = None, seed: int = 0) -> Profile:
     """Quiet the libraries, seed everything, and return the run profile."""
     from .train import set_seed
-
     quiet()
     set_seed(seed)
     return get_profile(profile)
@@ -68,7 +65,6 @@ def hardware() -> dict:
     import torch
 
     from .device import device_summary, pick_device
-
     device = pick_device()
     return {"device": device, "device_name": device_summary(device), "torch": torch.__version__,
             "python": platform.python_version(), "cpu_count": os.cpu_count()}
@@ -97,7 +93,6 @@ def show_text_table(frame) -> None:
     """Display a table of sentences with every sentence whole, wrapped and left-aligned (pandas cuts at 50)."""
     import pandas as pd
     from IPython.display import display
-
     text_cols = [c for c in frame.columns if frame[c].dtype == object]
     with pd.option_context("display.max_colwidth", None):
         plain = frame.to_string()

@@ -134,7 +134,6 @@ def adapter_parameter_count(model: nn.Module, name: str) -> int:
 def base_parameter_count(config) -> int:
     """Parameters of the bare encoder (BertModel with pooler) for `config`, built on the meta device."""
     from transformers import AutoModel
-
     with torch.device("meta"):
         model = AutoModel.from_config(config)
     return sum(p.numel() for p in model.parameters())
@@ -143,7 +142,6 @@ def base_parameter_count(config) -> int:
 def adapter_cost_table(config, bottlenecks=(8, 16, 32, 64, 256)):
     """Adapter parameters for FFN-only (one per layer) and Houlsby (two per layer) placement."""
     import pandas as pd
-
     d, layers = config.hidden_size, config.num_hidden_layers
     base = base_parameter_count(config)
     rows = []

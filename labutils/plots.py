@@ -17,7 +17,6 @@ def history_frames(history: list):
 def plot_training_curves(results: dict, title: str = "Training curves"):
     """One figure: training loss by epoch (left), dev accuracy and F1 by epoch (right), one line per run."""
     import matplotlib.pyplot as plt
-
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 3.8))
     for i, (label, result) in enumerate(results.items()):
         history = getattr(result, "history", result)
@@ -45,7 +44,6 @@ def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change whe
     """The paper's Figure 6: a heatmap over spans [first, last] of ablated layers."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
-
     delta = np.asarray(delta, dtype=float)
     n = delta.shape[0]
     if delta.shape != (n, n):
@@ -79,7 +77,6 @@ def plot_confusion(labels, predictions, label_names, title: str = "Confusion mat
     """Counts of (human label, predicted label), annotated, rows = human labels."""
     import matplotlib.pyplot as plt
     from sklearn.metrics import confusion_matrix
-
     cm = confusion_matrix(labels, predictions, labels=list(range(len(label_names))))
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.6))
@@ -97,7 +94,6 @@ def plot_confusion(labels, predictions, label_names, title: str = "Confusion mat
 def seed_spread(runs, by: str, metrics: Sequence[str] = ("accuracy", "f1")):
     """Mean, standard deviation and count over seeds of `metrics` (in percent) per value of `by`."""
     import pandas as pd
-
     frame = pd.DataFrame(runs)
     table = frame.groupby(by, sort=False)[list(metrics)].agg(["mean", "std", "count"])
     for metric in metrics:
@@ -111,7 +107,6 @@ def plot_seed_spread(runs, x: str, y: str = "accuracy", ax=None, logx: bool = Fa
     """Each seed's result as a faint dot, the mean over seeds as a line with ± one std as error bars."""
     import matplotlib.pyplot as plt
     import pandas as pd
-
     frame = pd.DataFrame(runs)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6))
@@ -132,7 +127,6 @@ def plot_seed_spread(runs, x: str, y: str = "accuracy", ax=None, logx: bool = Fa
 def plot_fusion_attention(frame, title: str = "Mean fusion attention", ax=None, cmap: str = "Blues"):
     """Heatmap of AdapterFusion's mean attention: rows (layer, sublayer), columns the source adapters."""
     import matplotlib.pyplot as plt
-
     values = np.asarray(frame.values, dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 + 0.9 * values.shape[1], 0.8 + 0.32 * values.shape[0]))

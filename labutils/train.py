@@ -77,11 +77,8 @@ class TrainingDiverged(RuntimeError):
     cache stores it and no table shows its majority-class accuracy (or undefined correlation)."""
 
 
-# A classifier that guesses uniformly among k labels has a cross-entropy of ln k, and training
-# starts near it (a fresh head) and goes down. A logged loss of ten times that (6.9 nats for two
-# labels: the right label gets about a thousandth of the probability, averaged over the logged
-# steps) is not something a run that learns passes through: it is a run whose weights have run
-# away, as a too-large learning rate does (lr 1e6 gives losses in the millions).
+# Uniform guessing among k labels costs ln k, where training starts; ten times that (6.9 nats for
+# two labels) no learning run passes through: its weights have run away (too large a learning rate).
 EXPLOSION_FACTOR = 10.0
 
 
@@ -103,7 +100,6 @@ def _diverged_message(what: str, learning_rate: float) -> str:
 def _divergence_guard(learning_rate: float):
     """A `TrainerCallback` that stops training at the first non-finite or exploding logged loss."""
     from transformers import TrainerCallback
-
     class DivergenceGuard(TrainerCallback):
         def __init__(self):
             self.problem = None
@@ -145,7 +141,6 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
                        precision: str | None = None, logging_steps: int = 10, **overrides):
     """`TrainingArguments` with the lab's defaults: no checkpoints, no trackers, dynamic padding."""
     from transformers import TrainingArguments
-
     device = pick_device()
     precision = precision or pick_precision(device)
     settings = dict(
@@ -184,7 +179,6 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     """Train `model` with `Trainer`, evaluate on `eval_dataset`, time and measure it.
     Raises `TrainingDiverged` rather than return a run whose numbers would be meaningless."""
     from transformers import DataCollatorWithPadding, Trainer
-
     guard = _divergence_guard(args.learning_rate)
     trainer = Trainer(
         model=model,
@@ -239,7 +233,6 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
 def predict_logits(model, tokenizer, dataset, batch_size: int = 64) -> np.ndarray:
     """Logits for every row of a tokenised dataset, in order, in eval mode."""
     from transformers import DataCollatorWithPadding
-
     collate = DataCollatorWithPadding(tokenizer)
     device = next(model.parameters()).device
     model.eval()
