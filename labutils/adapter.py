@@ -56,9 +56,8 @@ class BottleneckAdapter(nn.Module):
 
 
 def make_adapter(config, hidden_size: int, bottleneck: int, shared: dict | None = None) -> BottleneckAdapter:
-    """The adapter an `AdapterConfig` describes. projection="phm" gives Compacter's PHM projections
-    (`labutils.phm`); `shared` is one dict per model adapter, carrying the slow weights A_i that
-    all its layers share."""
+    """The adapter an `AdapterConfig` describes (projection="phm": Compacter's, `labutils.phm`).
+    `shared`: one dict per model adapter, carrying the slow weights A_i all its layers share."""
     adapter = BottleneckAdapter(hidden_size, bottleneck, config.activation, config.init_std, config.scaling)
     if getattr(config, "projection", "linear") == "phm":
         from .phm import phm_projections

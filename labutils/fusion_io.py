@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .io import _model_facts, _sha256
+from .io import _model_facts, _sha256, _write_adapter
 from .layer import adapter_configs
 from .notebook import shown
 from .safe_folder import FolderError, FolderKind, recover, refuse_to_replace, swap_in, write_new_copy
@@ -93,16 +93,10 @@ def save_fusion(model: nn.Module, folder, name: str | None = None) -> Path:
             "adapter_configs": {n: configs[n].to_dict() for n in info["adapters"]},
             "adapter_sha256": {n: adapter_checksum(model, n) for n in info["adapters"]},
             "label_names": adapter_label_names(model, None)}
-
-    def write(path: Path) -> None:
-        from safetensors.torch import save_file
-        save_file(tensors, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
-        text = json.dumps({**meta, "sha256": _sha256(path / WEIGHTS_FILE)}, indent=2) + "\n"
-        (path / CONFIG_FILE).write_text(text, encoding="utf-8")  # last: it marks the copy complete
-
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder, FUSION_FOLDER)
     refuse_to_replace(folder, FUSION_FOLDER, writer="save_fusion", subfolder=name)
+    write = lambda path: _write_adapter(path, tensors, meta, WEIGHTS_FILE, CONFIG_FILE, FORMAT)  # noqa: E731
     swap_in(folder, write_new_copy(folder, FUSION_FOLDER, write), FUSION_FOLDER)
     return folder
 

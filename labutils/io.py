@@ -156,11 +156,12 @@ def _write_json(path: Path, meta: dict) -> None:
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_adapter(folder: Path, tensors: dict, meta: dict) -> None:
+def _write_adapter(folder: Path, tensors: dict, meta: dict, weights=WEIGHTS_FILE, config=CONFIG_FILE,
+                   fmt=FORMAT) -> None:
     """The weights, then (last: it marks the folder complete) the JSON with their checksum."""
     from safetensors.torch import save_file
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": FORMAT})
-    _write_json(folder / CONFIG_FILE, {**meta, "sha256": _sha256(folder / WEIGHTS_FILE)})
+    save_file(tensors, str(folder / weights), metadata={"format": fmt})
+    _write_json(folder / config, {**meta, "sha256": _sha256(folder / weights)})
 
 
 def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | None = None) -> Path:

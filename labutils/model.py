@@ -13,7 +13,6 @@ from .layer import (CONFIGS_ATTR, AdapterSublayerOutput, adapter_configs, adapte
 from .switching import add_task_layers, drop_task_layers, set_active_adapter
 
 
-
 def _wrapped(layer, sublayer: str) -> AdapterSublayerOutput:
     parent, attr = sublayer_owner(layer, sublayer)
     module = getattr(parent, attr)
@@ -61,8 +60,7 @@ def add_adapter(model: nn.Module, name: str = "default", config: Optional[Adapte
 
 def delete_adapter(model: nn.Module, name: str) -> None:
     """Remove adapter `name` with its LayerNorms and head; sublayers left without adapters get
-    their original module back. Deleting the active adapter leaves the plain base model running
-    (pretrained LayerNorms and head), as `set_active_adapter(model, None)` does."""
+    their original module back. Deleting the active one leaves the plain base model running."""
     if name not in adapter_configs(model):
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(adapter_configs(model))}.")
     if active_adapter(model) == name:

@@ -166,9 +166,8 @@ def _switch_task_layers(model: nn.Module, before: Optional[str], after: Optional
 
 
 def task_tensors(model: nn.Module, name: Optional[str]) -> dict:
-    """The tensors that belong to adapter `name`: its adapter weights, and its LayerNorms and head
-    (the live ones while it is active, its stored ones otherwise). Writing into them in place
-    changes that task only."""
+    """The tensors of adapter `name`: its adapter weights, LayerNorms and head (live while it is
+    active, stored otherwise). Writing into them in place changes that task only."""
     owned = None if name == active_adapter(model) else _stored_task_layers(model).get(name)
     out = {}
     for pname, param in model.named_parameters():
@@ -217,7 +216,6 @@ def adapter_modules_only(model: nn.Module, name: Optional[str]):
 
 
 def adapters_disabled(model: nn.Module):
-    """Within the block the adapter modules are off: the base network's computation with the
-    active task's LayerNorms and head (what the adapters themselves add, removed). Nothing is
-    copied, so timing it times the base architecture. The active adapter runs again after."""
+    """Within the block the adapter modules are off (the active task's LayerNorms and head stay).
+    Nothing is copied, so timing it times the base architecture."""
     return adapter_modules_only(model, None)

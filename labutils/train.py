@@ -72,9 +72,8 @@ class TrainResult:
 
 
 class TrainingDiverged(RuntimeError):
-    """Training blew up: a loss that is not finite or explodes, non-finite weights, or a score head
-    predicting one score for every dev pair. Raised instead of returning the run, so that no run
-    cache stores it and no table shows its majority-class accuracy (or undefined correlation)."""
+    """Training blew up (a non-finite or exploding loss, non-finite weights, a score head predicting one
+    score for every pair). Raised so that no cache stores the run and no table shows its numbers."""
 
 
 # Uniform guessing among k labels costs ln k, where training starts; ten times that (6.9 nats for
