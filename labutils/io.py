@@ -165,7 +165,8 @@ def _write_adapter(folder: Path, tensors: dict, meta: dict, weights=WEIGHTS_FILE
 
 
 def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | None = None) -> Path:
-    """Write adapter `name` (default: the active one) with its LayerNorms and head to `folder`."""
+    """Write adapter `name` (default: the active one) with its LayerNorms and head to `folder`.
+    Only an absent, empty or adapter folder is replaced; anything else is refused, never deleted."""
     name = name or active_adapter(model)
     if name is None or name not in adapter_configs(model):
         raise KeyError(f"no adapter {name!r} to save; the model has {sorted(adapter_configs(model))}.")

@@ -43,7 +43,8 @@ class MultiTaskAdapterManager:
         return name if name in self.tasks else None
 
     def register(self, task: str, folder) -> dict:
-        """Load the adapter folder for `task` into the shared model and make it active; returns its metadata."""
+        """Load the adapter folder for `task` into the shared model and make it active; returns its metadata.
+        A refused folder leaves the model and the manager exactly as they were."""
         if task in self.tasks:
             raise ValueError(f"task {task!r} is already registered; pick another name.")
         if task in adapter_configs(self.model):

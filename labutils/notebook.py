@@ -105,7 +105,8 @@ def show_text_table(frame) -> None:
 
 
 def plain(value, where: str = "results", nan_as_null: bool = True):
-    """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None."""
+    """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None.
+    NaN and infinity become null unless `nan_as_null=False`; anything else raises a TypeError naming `where`."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # A dataclass's own to_dict wins: AdapterConfig's leaves out fields at the defaults they had
         # before they existed (Compacter's), so run keys and saved files stay as they were.

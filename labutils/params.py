@@ -40,7 +40,8 @@ def pooler_trains(model: nn.Module) -> bool:
 
 def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_head: bool = True,
                         train_pooler: bool | None = None) -> nn.Module:
-    """Freeze the base; train the active adapter, and (by default) LayerNorms and the head."""
+    """Freeze the base; train the active adapter, and (by default) LayerNorms and the head.
+    `train_pooler` None: the model's choice (`pooler_trains`)."""
     name = active_adapter(model)
     if train_pooler is None:
         train_pooler = pooler_trains(model)

@@ -41,7 +41,8 @@ def plot_training_curves(results: dict, title: str = "Training curves"):
 
 def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change when adapters in layers [first, last] are removed",
                         ax=None, cmap: str = "RdBu", fmt: str = "{:.1f}"):
-    """The paper's Figure 6: a heatmap over spans [first, last] of ablated layers."""
+    """The paper's Figure 6: a heatmap over spans [first, last] of ablated layers.
+    `delta[i, j]`: the change in dev accuracy (points) with adapters off in layers i..j (i <= j drawn)."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
     delta = np.asarray(delta, dtype=float)
@@ -92,7 +93,8 @@ def plot_confusion(labels, predictions, label_names, title: str = "Confusion mat
 
 
 def seed_spread(runs, by: str, metrics: Sequence[str] = ("accuracy", "f1")):
-    """Mean, standard deviation and count over seeds of `metrics` (in percent) per value of `by`."""
+    """Mean, standard deviation and count over seeds of `metrics` (in percent) per value of `by`.
+    One seed's std is NaN: no spread was measured."""
     import pandas as pd
     frame = pd.DataFrame(runs)
     table = frame.groupby(by, sort=False)[list(metrics)].agg(["mean", "std", "count"])

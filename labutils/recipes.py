@@ -13,7 +13,8 @@ from .train import set_seed, train, training_arguments
 
 def adapter_model(choice: ModelChoice, label_names, name: str, config: AdapterConfig,
                   train_pooler: bool | None = None):
-    """A fresh pretrained model with adapter `name` inserted and the base frozen as in the paper."""
+    """A fresh pretrained model with adapter `name` inserted and the base frozen as in the paper.
+    Seed first (`set_seed`): the head and adapters draw from it."""
     model, tokenizer = load_base_model(choice, list(label_names))
     add_adapter(model, name, config)
     freeze_for_adapters(model, train_pooler=train_pooler)
