@@ -193,18 +193,13 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise on stderr
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            choice.name_or_path,
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
+            choice.name_or_path, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)},
             # One label name is a regression head (one score, MSE loss), as transformers reads num_labels == 1.
             problem_type="regression" if len(label_names) == 1 else None,
             # Only num_labels is overridden, so only a stored head can mismatch; it is replaced (new by design).
-            ignore_mismatched_sizes=True,
-            attn_implementation="sdpa",
-            dtype=torch.float32 if dtype is None else dtype,
-            output_loading_info=True,
-        )
+            ignore_mismatched_sizes=True, attn_implementation="sdpa",
+            dtype=torch.float32 if dtype is None else dtype, output_loading_info=True)
         tokenizer = load_tokenizer(choice, config=model.config)
     finally:
         hf_logging.set_verbosity(before)

@@ -176,18 +176,11 @@ def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | 
                                f"e.g. {Path(folder, name)}.")
     tensors = {k: v.to("cpu").contiguous().clone() for k, v in task_tensors(model, name).items()}
     config = adapter_configs(model)[name]
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "adapter_name": name,
-        "task": task or name,
-        **_model_facts(model),
-        "adapter": config.to_dict(),
-        "bottleneck": config.bottleneck_for(model.config.hidden_size),
-        "label_names": adapter_label_names(model, name),
-        "dtype": str(next(iter(tensors.values())).dtype).replace("torch.", ""),
-        "num_tensors": len(tensors),
-    }
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "adapter_name": name, "task": task or name,
+            **_model_facts(model), "adapter": config.to_dict(),
+            "bottleneck": config.bottleneck_for(model.config.hidden_size),
+            "label_names": adapter_label_names(model, name),
+            "dtype": str(next(iter(tensors.values())).dtype).replace("torch.", ""), "num_tensors": len(tensors)}
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder, ADAPTER_FOLDER)
     refuse_to_replace(folder, ADAPTER_FOLDER, writer="save_adapter", subfolder=name)

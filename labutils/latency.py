@@ -15,11 +15,8 @@ def synthetic_batch(tokenizer, batch_size: int, seq_len: int, device="cpu") -> d
     ids = torch.randint(1000, tokenizer.vocab_size, (batch_size, seq_len), generator=g)
     ids[:, 0] = tokenizer.cls_token_id
     ids[:, -1] = tokenizer.sep_token_id
-    return {
-        "input_ids": ids.to(device),
-        "attention_mask": torch.ones_like(ids).to(device),
-        "token_type_ids": torch.zeros_like(ids).to(device),
-    }
+    return {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device),
+            "token_type_ids": torch.zeros_like(ids).to(device)}
 
 
 def synchronize(device) -> None:

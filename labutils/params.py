@@ -84,15 +84,9 @@ def parameter_report(model: nn.Module, base_params: int | None = None) -> dict:
     base = base_params if base_params is not None else total - groups["adapters"]["total"]
     # Every method needs a classification layer; without it the shares compare the methods themselves.
     without_head = trainable - groups["head"]["trainable"]
-    return {
-        "total": total,
-        "base_model": base,
-        "trainable": trainable,
-        "trainable_pct_of_base": 100.0 * trainable / base,
-        "trainable_without_head": without_head,
-        "trainable_without_head_pct": 100.0 * without_head / base,
-        "groups": groups,
-    }
+    return {"total": total, "base_model": base, "trainable": trainable, "trainable_pct_of_base": 100.0 * trainable / base,
+            "trainable_without_head": without_head, "trainable_without_head_pct": 100.0 * without_head / base,
+            "groups": groups}
 
 
 def format_parameter_report(report: dict) -> str:

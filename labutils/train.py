@@ -143,29 +143,15 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
     device = pick_device()
     precision = precision or pick_precision(device)
     settings = dict(
-        output_dir=output_dir,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=max(64, batch_size),
-        weight_decay=weight_decay,
-        warmup_steps=warmup,
-        lr_scheduler_type="linear",
-        eval_strategy="epoch" if eval_each_epoch else "no",
-        save_strategy="no",
-        logging_strategy="steps",
-        logging_steps=logging_steps,
-        report_to="none",
-        seed=seed,
-        data_seed=seed,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        use_cpu=device == "cpu",
+        output_dir=output_dir, num_train_epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size, per_device_eval_batch_size=max(64, batch_size),
+        weight_decay=weight_decay, warmup_steps=warmup, lr_scheduler_type="linear",
+        eval_strategy="epoch" if eval_each_epoch else "no", save_strategy="no",
+        logging_strategy="steps", logging_steps=logging_steps, report_to="none", seed=seed, data_seed=seed,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=device == "cpu",
         # Batches of similar length waste less compute on padding.
         train_sampling_strategy="group_by_length" if group_by_length else "random",
-        disable_tqdm=_progress_disabled(),
-        dataloader_num_workers=0,
+        disable_tqdm=_progress_disabled(), dataloader_num_workers=0,
         # Log the raw loss: with the filter on, a NaN step is logged as the average of the steps
         # before it, and a run whose weights are all NaN shows a training loss of 0.0.
         logging_nan_inf_filter=False,
@@ -179,15 +165,9 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     Raises `TrainingDiverged` rather than return a run whose numbers would be meaningless."""
     from transformers import DataCollatorWithPadding, Trainer
     guard = _divergence_guard(args.learning_rate)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
-        callbacks=[guard],
-    )
+    trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics,
+                      callbacks=[guard])
     device = pick_device()
     with PeakMemory(device) as mem:
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -218,14 +198,9 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return TrainResult(
         metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
-        history=list(trainer.state.log_history),
-        train_seconds=seconds,
-        peak_memory_mib=mem.peak_mib,
-        samples_per_second=float(out.metrics.get("train_samples_per_second", 0.0)),
-        device=device,
-        precision=precision,
-        train_cpu_seconds=cpu_seconds,
-    )
+        history=list(trainer.state.log_history), train_seconds=seconds, peak_memory_mib=mem.peak_mib,
+        samples_per_second=float(out.metrics.get("train_samples_per_second", 0.0)), device=device,
+        precision=precision, train_cpu_seconds=cpu_seconds)
 
 
 @torch.no_grad()
@@ -253,12 +228,10 @@ def summary_row(method: str, result: TrainResult, report: dict, stored_bytes: in
     # Epochs actually trained (Trainer logs the epoch with every entry); None when nothing was logged.
     epochs = max((float(h["epoch"]) for h in result.history if "epoch" in h), default=None)
     return {
-        "method": method,
-        "trainable params": report["trainable"],
+        "method": method, "trainable params": report["trainable"],
         "trainable %": round(report["trainable_pct_of_base"], 2),
         "dev accuracy": round(100 * result.metrics["eval_accuracy"], 1),
-        "dev F1": round(100 * result.metrics["eval_f1"], 1),
-        "train time (s)": round(result.train_seconds, 1),
+        "dev F1": round(100 * result.metrics["eval_f1"], 1), "train time (s)": round(result.train_seconds, 1),
         # Methods train for different numbers of epochs; the total alone would compare unlike runs.
         "epochs": (int(epochs) if epochs.is_integer() else round(epochs, 2)) if epochs else None,
         "time per epoch (s)": round(result.train_seconds / epochs, 1) if epochs else None,
