@@ -15,9 +15,9 @@ from .switching import adapters_disabled, set_active_adapter
 # Injection: adding and deleting adapters, skipping them per layer.
 from .model import add_adapter, adapters_skipped, delete_adapter, set_skipped_layers, skipped_layers
 # The base model, the data, the device.
-from .hub import ModelChoice, hub_reachable, load_base_model, load_tokenizer, resolve_model
+from .hub import ModelChoice, load_base_model, load_tokenizer, resolve_model
 from .data import load_glue, subsample, task_spec, tokenize
-from .device import PeakMemory, device_summary, pick_device, pick_precision
+from .device import device_summary, pick_device, pick_precision
 # Training and evaluation.
 from .train import (TrainingDiverged, classification_metrics, evaluate, predict_logits, regression_metrics, set_seed,
                     summary_row, train, training_arguments)
@@ -26,7 +26,7 @@ from . import safe_folder, io
 from .io import load_adapter, save_adapter
 # 06: Compacter's PHM projections (a config of the adapter), and AdapterFusion over trained adapters.
 from . import phm, fusion, fusion_io
-from .phm import PHMLinear, compacter_param_count
+from .phm import compacter_param_count
 from .fusion import (AdapterFusionLayer, delete_fusion, fuse_adapters, fusion_attention, fusion_regularization,
                      mean_fusion_attention, set_active_fusion)
 from .fusion_io import FusionFileError, load_fusion, save_fusion

@@ -1,9 +1,6 @@
 """The bottleneck adapter itself: h + s * W_up . sigma(W_down . h + b_down) + b_up.
 
-It projects the d-dimensional hidden state down to m << d dimensions, applies a
-nonlinearity, projects back up and adds the result to its input (the skip connection).
-Both projections start with tiny weights and zero biases, so at initialisation the
-adapter is (almost) the identity map and the pretrained network is left undisturbed.
+Tiny initial weights and zero biases make it start as (almost) the identity map.
 """
 from __future__ import annotations
 
@@ -59,9 +56,8 @@ class BottleneckAdapter(nn.Module):
 
 
 def make_adapter(config, hidden_size: int, bottleneck: int, shared: dict | None = None) -> BottleneckAdapter:
-    """The adapter an `AdapterConfig` describes. projection="phm" gives Compacter's PHM projections
-    (`labutils.phm`); `shared` is one dict per model adapter, carrying the slow weights A_i that
-    all its layers share."""
+    """The adapter an `AdapterConfig` describes (projection="phm": Compacter's, `labutils.phm`).
+    `shared`: one dict per model adapter, carrying the slow weights A_i all its layers share."""
     adapter = BottleneckAdapter(hidden_size, bottleneck, config.activation, config.init_std, config.scaling)
     if getattr(config, "projection", "linear") == "phm":
         from .phm import phm_projections

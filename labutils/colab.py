@@ -1,9 +1,6 @@
 """Google Colab: what the first cell of every notebook does once the lab's folder is found.
 
-Colab gives every notebook its own runtime, so each one installs what Colab lacks and, to see
-what the notebooks before it wrote (02's adapter for 03, 04/05's run cache), keeps outputs/ on
-Google Drive. Off Colab, `setup` does nothing. The cell loads this file by its path, before the
-install, so it imports nothing from labutils: the library must not load Colab's own packages.
+Loaded by its path before the install, so it imports nothing from labutils; off Colab it does nothing.
 """
 from __future__ import annotations
 
@@ -42,9 +39,7 @@ def installed_version(package: str) -> str | None:
 
 def install_requirements(requirements: str | Path = REQUIREMENTS) -> str:
     """Install `requirements` unless its transformers is already installed, so a re-run costs nothing.
-
-    A transformers imported before the install would stay the old one in this runtime: refused,
-    since the lab would then run on the library it does not expect."""
+    A transformers imported before the install is refused: the runtime would keep the old one."""
     want = pinned_transformers(requirements)
     if installed_version("transformers") == want:
         done = f"transformers {want} is installed"
@@ -62,7 +57,6 @@ def mount_drive(drive_root: str | Path = DRIVE_ROOT) -> Path:
     """Mount Google Drive at `drive_root` unless it is there already (a second mount only asks again)."""
     if not (Path(drive_root) / "MyDrive").is_dir():
         from google.colab import drive
-
         drive.mount(str(drive_root))
     return Path(drive_root)
 

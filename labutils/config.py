@@ -1,9 +1,5 @@
 """Configuration of a bottleneck adapter (Houlsby et al., 2019, "Parameter-Efficient
-Transfer Learning for NLP"), in the paper's words.
-
-One `AdapterConfig` describes one named adapter: its size, where it goes in each layer,
-how it is initialised and whether it runs in sequence with the sublayer or beside it.
-"""
+Transfer Learning for NLP"), in the paper's words."""
 from __future__ import annotations
 
 import math
@@ -74,12 +70,9 @@ class AdapterConfig:
         default=True, metadata={"help": "Share the slow weights A_i across all layers (Compacter) or not (PHM-Adapter)."})
 
     def __post_init__(self):
-        if self.placement not in PLACEMENTS:
-            raise ValueError(f"placement={self.placement!r} is not supported; choose one of {PLACEMENTS}.")
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r} is not supported; choose one of {MODES}.")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation={self.activation!r} is not supported; choose one of {ACTIVATIONS}.")
+        for key, allowed in (("placement", PLACEMENTS), ("mode", MODES), ("activation", ACTIVATIONS)):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key}={getattr(self, key)!r} is not supported; choose one of {allowed}.")
         if self.scaling != "learned" and not _finite_number(self.scaling):
             raise ValueError(f"scaling={self.scaling!r}: give a finite number (1.0 is the paper's) or 'learned'.")
         if self.bottleneck is not None and not _positive_int(self.bottleneck):

@@ -1,25 +1,7 @@
 """GLUE tasks from the Hub when it is reachable, else from local GLUE TSV files.
 
-Either way the result is a `datasets.DatasetDict` with ``train`` and ``validation`` splits and
-the Hub's columns (MRPC: ``sentence1, sentence2, label, idx``; STS-B's label is a float score,
-as on the Hub), so notebooks do not care
-where the data came from. Offline, name the folder that holds ``MRPC/train.tsv`` etc. in
-the environment variable ``LAB_DATA_DIR``.
-
-Where the data comes from, first match wins:
-
-1. ``data_dir`` or ``LAB_DATA_DIR`` (``make`` sets it to ``../shared/data/glue`` when that exists);
-2. the Hugging Face Hub, when it is reachable;
-3. a ``../shared/data/glue`` folder found the way the Makefile finds it, beside the lab's folder
-   or beside the current folder, for a ``jupyter lab`` started by hand with no network.
-
-The Hub comes before a discovered folder so that an online student gets what they got before;
-the discovered folder is only a fallback for when the Hub is unreachable, and the source
-description says it was used.
-
-The original TSVs contain bare double quotes; they are read with quoting switched off,
-or rows silently merge. Every line is checked (field count, label, the header line), and a
-bad one is reported by file (``MRPC/train.tsv``), line number and fix.
+First match wins: `data_dir` / LAB_DATA_DIR, the Hub, a ../shared/data/glue found as the Makefile
+finds it. The TSVs hold bare double quotes, so they are read with quoting off (or rows merge).
 """
 from __future__ import annotations
 
@@ -223,7 +205,6 @@ def discover_data_dir(task: str = "mrpc") -> Optional[tuple]:
 def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
     """A GLUE task from `data_dir/<TASK>/{train,dev}.tsv`, with the Hub's columns."""
     import datasets
-
     spec = task_spec(task)
     folder = Path(data_dir) / spec.name
     splits = {}
@@ -246,12 +227,7 @@ def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
 
 
 def load_glue(task: str = "mrpc", data_dir: Optional[str] = None):
-    """Train and validation splits of a GLUE task, and where they came from.
-
-    A folder named by `data_dir` or LAB_DATA_DIR wins; then the Hub, if reachable; then a
-    ../shared/data/glue folder beside the lab (or the current folder), as the Makefile would pick.
-    Returns (DatasetDict, source description).
-    """
+    """Train and validation splits of a GLUE task, and where they came from."""
     spec = task_spec(task)
     local = resolve_data_dir(data_dir)
     if local is not None:

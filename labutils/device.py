@@ -16,11 +16,7 @@ def _mps_available() -> bool:
 
 
 def _forced_device(value: str) -> str:
-    """LAB_DEVICE, checked: a known name (any case) of a device this machine has.
-
-    Results and cache keys record the device, so a name that is not one of the three would
-    train on the CPU while every result says otherwise, and 'CPU' would key apart from 'cpu'.
-    """
+    """LAB_DEVICE, checked: a known name (any case) of a device this machine has."""
     name = value.strip().lower()
     if name.startswith("cuda:"):
         raise ValueError(
@@ -54,13 +50,8 @@ def pick_device() -> str:
 
 def pick_precision(device: str) -> str:
     """bf16 on GPUs that compute in it natively (Ampere, compute capability 8.0, and later),
-    fp16 with loss scaling on older CUDA GPUs, fp32 elsewhere.
-
-    Decided by compute capability, not `torch.cuda.is_bf16_supported()`: that call also
-    answers True on a T4 (free Colab, 7.5), where bf16 is only emulated and runs far slower
-    than fp16 on its tensor cores. CPUs and Apple GPUs train in fp32: bf16 autocast on a CPU
-    without AMX is slower, and fp16 training on MPS is not reliable across torch releases.
-    """
+    fp16 with loss scaling on older CUDA GPUs, fp32 elsewhere. By compute capability: a T4 says
+    `is_bf16_supported()` but only emulates bf16, far slower than its fp16."""
     if device.startswith("cuda"):
         index = torch.device(device).index or 0
         major, _minor = torch.cuda.get_device_capability(index)
@@ -78,12 +69,7 @@ def device_summary(device: str) -> str:
 
 
 class PeakMemory:
-    """Peak memory of the code inside a `with` block, in MiB.
-
-    Both measure what the block added above what was in use when it began (the loaded model):
-    on CUDA the allocator's peak of allocated tensors; on CPU/MPS the process's resident
-    memory, sampled every 20 ms.
-    """
+    """Peak memory of the code inside a `with` block, in MiB."""
 
     def __init__(self, device: str):
         self.device = device

@@ -1,8 +1,4 @@
-"""Small helpers for the exercise checks of notebooks 01-03 (the references are the library's own).
-
-The checks compare a student's code with the library on the same weights and inputs; these
-build those inputs without a download (a tiny random BERT) and measure the difference.
-"""
+"""Small helpers for the exercise checks of notebooks 01-03 (the references are the library's own)."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +14,6 @@ def relative_error(a, b) -> float:
 def tiny_bert(hidden: int = 32, layers: int = 2, seed: int = 0):
     """A random BertForSequenceClassification small enough to build in a blink (no download)."""
     from transformers import BertConfig, BertForSequenceClassification
-
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=64, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
                         intermediate_size=4 * hidden, max_position_embeddings=32, num_labels=2)
@@ -26,14 +21,10 @@ def tiny_bert(hidden: int = 32, layers: int = 2, seed: int = 0):
 
 
 def sublayer_case(sublayer: str = "attention", hidden: int = 32, bottleneck: int = 8, seed: int = 0):
-    """(library sublayer with an adapter, hidden_states, input_tensor) for one BERT sublayer output.
-
-    The adapter gets large weights, so that an adapter in the wrong place changes the output a lot.
-    """
+    """(library sublayer with an adapter, hidden_states, input_tensor) for one BERT sublayer output."""
     from .config import AdapterConfig
     from .layer import adapter_sublayers
     from .model import add_adapter
-
     model = tiny_bert(hidden, 1, seed)
     add_adapter(model, "task", AdapterConfig(bottleneck=bottleneck))
     module = dict((m.sublayer, m) for _, m in adapter_sublayers(model))[sublayer]
@@ -49,16 +40,11 @@ def sublayer_case(sublayer: str = "attention", hidden: int = 32, bottleneck: int
 
 
 def freezing_case(active: str = "mrpc", seed: int = 0):
-    """A tiny BERT with two adapters, "mrpc" and "sst2", `active` being trained, and the names the library trains.
-
-    The library's rule as in the paper: the active adapter, the LayerNorms and the classifier;
-    the pooler and every other pretrained weight frozen (`train_pooler=False`).
-    """
+    """A tiny BERT with two adapters, "mrpc" and "sst2", `active` being trained, and the names the library trains."""
     from .config import AdapterConfig
     from .model import add_adapter
     from .params import freeze_for_adapters
     from .switching import set_active_adapter
-
     model = tiny_bert(seed=seed)
     add_adapter(model, "sst2", AdapterConfig(bottleneck=4))
     add_adapter(model, "mrpc", AdapterConfig(bottleneck=4))
@@ -73,7 +59,6 @@ def confident_mistake_rows(probs: np.ndarray, labels, k: int = 8) -> list:
     from datasets import Dataset
 
     from .inference import confident_mistakes
-
     labels = [int(y) for y in labels]
     ds = Dataset.from_dict({"sentence1": [str(i) for i in range(len(labels))], "label": labels})
     table = confident_mistakes(ds, np.asarray(probs), [str(c) for c in range(np.asarray(probs).shape[1])], k=k)
@@ -81,12 +66,7 @@ def confident_mistake_rows(probs: np.ndarray, labels, k: int = 8) -> list:
 
 
 def wrong_cases(function, cases: dict) -> dict:
-    """Call `function(*case)` for each case of {case: expected}; return {case: got} where got != expected.
-
-    Prints how many were right and each wrong answer, so that a failing check says at once which
-    case to look at. A function that is not written yet (NameError, TypeError, AttributeError)
-    fails the check with "not done yet" rather than with a traceback.
-    """
+    """Call `function(*case)` for each case of {case: expected}; return {case: got} where got != expected."""
     name = getattr(function, "__name__", "function")
     try:
         got = {case: function(*case) for case in cases}

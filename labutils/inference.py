@@ -55,7 +55,6 @@ def predict_scores(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[S
 def confident_mistakes(raw_dataset, probs: np.ndarray, label_names: Sequence[str], k: int = 8):
     """The k wrong predictions the model was surest of, as a DataFrame for error analysis."""
     import pandas as pd
-
     labels = np.asarray(raw_dataset["label"])
     preds = probs.argmax(-1)
     wrong = np.flatnonzero(preds != labels)

@@ -3,13 +3,7 @@
     <folder>/adapter_config.json       what is needed to rebuild it and to refuse a wrong match
     <folder>/adapter_model.safetensors adapter weights + the task's LayerNorms + its head
 
-Everything the task trained is in the file (the LayerNorms and the head train too), so a
-fresh base model plus this folder reproduces the trained model exactly. Loading checks every
-field, the weights' checksum and every tensor before touching the model: a mismatch or a
-corrupt file raises, and the model is never left half-loaded.
-
-Saving replaces only an adapter folder or an empty one, and a crash mid-save loses at most the
-save in progress (`labutils.safe_folder`).
+Loading checks everything before touching the model; saving is crash-safe (`labutils.safe_folder`).
 """
 from __future__ import annotations
 
@@ -66,7 +60,7 @@ def _model_facts(model: nn.Module) -> dict:
     }
 
 
-# ---------------------------------------------------------------- reading the JSON side
+# reading the JSON side
 
 def _read_json(folder: Path):
     """What the folder's adapter_config.json holds, or AdapterFileError if it is not text or not JSON."""
@@ -141,10 +135,7 @@ ADAPTER_FOLDER = FolderKind(noun="adapter", files=frozenset({CONFIG_FILE, WEIGHT
 
 
 def read_adapter_config(folder) -> dict:
-    """The JSON side of an adapter folder, checked for format, version and every key.
-
-    First puts back the newest complete copy if an interrupted save left the name empty.
-    """
+    """The JSON side of an adapter folder, checked for format, version and every key."""
     folder = Path(folder)
     recover(folder, ADAPTER_FOLDER)
     return _parse_config(folder)
@@ -159,26 +150,23 @@ def read_adapter(folder) -> tuple:
         raise AdapterFileError(f"{shown(folder)}: the adapter config is invalid ({e}).") from e
 
 
-# ---------------------------------------------------------------- saving, loading, sizes
+# saving, loading, sizes
 
 def _write_json(path: Path, meta: dict) -> None:
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_adapter(folder: Path, tensors: dict, meta: dict) -> None:
+def _write_adapter(folder: Path, tensors: dict, meta: dict, weights=WEIGHTS_FILE, config=CONFIG_FILE,
+                   fmt=FORMAT) -> None:
     """The weights, then (last: it marks the folder complete) the JSON with their checksum."""
     from safetensors.torch import save_file
-
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": FORMAT})
-    _write_json(folder / CONFIG_FILE, {**meta, "sha256": _sha256(folder / WEIGHTS_FILE)})
+    save_file(tensors, str(folder / weights), metadata={"format": fmt})
+    _write_json(folder / config, {**meta, "sha256": _sha256(folder / weights)})
 
 
 def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | None = None) -> Path:
     """Write adapter `name` (default: the active one) with its LayerNorms and head to `folder`.
-
-    `folder` may be absent, empty, or an adapter folder written here before (it is replaced);
-    anything else there is refused with `AdapterFileError`, never deleted.
-    """
+    Only an absent, empty or adapter folder is replaced; anything else is refused, never deleted."""
     name = name or active_adapter(model)
     if name is None or name not in adapter_configs(model):
         raise KeyError(f"no adapter {name!r} to save; the model has {sorted(adapter_configs(model))}.")
@@ -188,18 +176,11 @@ def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | 
                                f"e.g. {Path(folder, name)}.")
     tensors = {k: v.to("cpu").contiguous().clone() for k, v in task_tensors(model, name).items()}
     config = adapter_configs(model)[name]
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "adapter_name": name,
-        "task": task or name,
-        **_model_facts(model),
-        "adapter": config.to_dict(),
-        "bottleneck": config.bottleneck_for(model.config.hidden_size),
-        "label_names": adapter_label_names(model, name),
-        "dtype": str(next(iter(tensors.values())).dtype).replace("torch.", ""),
-        "num_tensors": len(tensors),
-    }
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "adapter_name": name, "task": task or name,
+            **_model_facts(model), "adapter": config.to_dict(),
+            "bottleneck": config.bottleneck_for(model.config.hidden_size),
+            "label_names": adapter_label_names(model, name),
+            "dtype": str(next(iter(tensors.values())).dtype).replace("torch.", ""), "num_tensors": len(tensors)}
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder, ADAPTER_FOLDER)
     refuse_to_replace(folder, ADAPTER_FOLDER, writer="save_adapter", subfolder=name)
@@ -209,21 +190,13 @@ def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | 
 
 
 def load_adapter(model: nn.Module, folder, name: str | None = None, set_active: bool = True) -> dict:
-    """Load an adapter folder into `model` (adding the adapter if it is not there yet).
-
-    Checks base model, sizes, placement, the weights' sha256 and every tensor's name and shape
-    first; raises `AdapterFileError` naming the mismatching field, leaving the model untouched.
-    Returns the folder's JSON metadata.
-    """
+    """Load an adapter folder into `model` (adding the adapter if it is not there yet)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-
     folder = Path(folder)
     meta, config = read_adapter(folder)
     facts = _model_facts(model)
-    # The fingerprint identifies the base when both sides have one (the display name may then
-    # differ: the same weights in another folder). A file saved before fingerprints existed,
-    # or a model not loaded by `load_base_model`, is checked by the name, as before.
+    # The fingerprint identifies the base when both sides have one; otherwise (older files) the name does.
     fingerprinted = bool(meta.get("base_fingerprint") and facts["base_fingerprint"])
     for key in ("model_type", "hidden_size", "num_hidden_layers", "base_fingerprint" if fingerprinted else "base_model"):
         if meta.get(key) != facts[key]:

@@ -15,11 +15,8 @@ def synthetic_batch(tokenizer, batch_size: int, seq_len: int, device="cpu") -> d
     ids = torch.randint(1000, tokenizer.vocab_size, (batch_size, seq_len), generator=g)
     ids[:, 0] = tokenizer.cls_token_id
     ids[:, -1] = tokenizer.sep_token_id
-    return {
-        "input_ids": ids.to(device),
-        "attention_mask": torch.ones_like(ids).to(device),
-        "token_type_ids": torch.zeros_like(ids).to(device),
-    }
+    return {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device),
+            "token_type_ids": torch.zeros_like(ids).to(device)}
 
 
 def synchronize(device) -> None:
@@ -41,13 +38,7 @@ def forward_pass(model, batch: dict, setting=contextlib.nullcontext):
 
 def interleaved_latency(calls: dict, passes: int = 15, warmup: int = 2, device="cpu") -> dict:
     """Times of single passes (ms) of each zero-argument function in `calls`, interleaved.
-
-    Every function runs once per sweep, in an order rotated by one place each sweep, and the
-    sweep repeats `passes` times. A slow drift of the machine (clock boost, a neighbouring job,
-    the allocator warming up) then lands on every setting alike; timing one setting many times
-    in a row and then the next charges the drift to whichever came first, which on a busy CPU
-    is a larger effect than an adapter's few percent of FLOPs.
-    """
+    The order rotates each sweep, so a slow drift of the machine lands on every setting alike."""
     names = list(calls)
     for name in names:
         for _ in range(warmup):
@@ -65,12 +56,7 @@ def interleaved_latency(calls: dict, passes: int = 15, warmup: int = 2, device="
 
 
 def compare_latency(model, batch: dict, settings: dict, passes: int = 15, warmup: int = 2) -> dict:
-    """Median latency (ms) of each setting over `passes` interleaved passes.
-
-    `settings` maps a name to a function returning a context manager that puts the model in
-    that state (e.g. ``lambda: adapters_skipped(model, range(2))``); see `interleaved_latency`
-    for why the settings take turns pass by pass.
-    """
+    """Median latency (ms) of each setting over `passes` interleaved passes."""
     model.eval()
     calls = {name: forward_pass(model, batch, setting) for name, setting in settings.items()}
     samples = interleaved_latency(calls, passes=passes, warmup=warmup, device=batch["input_ids"].device)

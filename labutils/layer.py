@@ -1,22 +1,9 @@
 """A BERT sublayer output (BertSelfOutput or BertOutput) that can hold adapters.
 
-In BERT each sublayer ends with ``LayerNorm(dropout(dense(x)) + residual)``. Houlsby et al.
-put the adapter right after the projection (and its dropout), before the residual is added
-and the LayerNorm applied:
+    sequential:  LayerNorm(adapter(dropout(dense(x))) + residual)          (Houlsby et al.)
+    parallel:    LayerNorm(dropout(dense(x)) + s * adapter_delta(residual) + residual)  (He et al.)
 
-    sequential:  LayerNorm(adapter(dropout(dense(x))) + residual)
-    parallel:    LayerNorm(dropout(dense(x)) + s * adapter_delta(residual) + residual)
-
-The parallel form (He et al., 2022) feeds the adapter the sublayer's *input* instead of its
-output, so adapter and sublayer run side by side.
-
-The wrapper keeps the original ``dense``, ``dropout`` and ``LayerNorm`` modules under the same
-attribute names, so the base model's state-dict keys do not change.
-
-Below the wrapper: where those sublayers are in a model (`encoder_layers`, `adapter_sublayers`),
-and what the model records about its adapters (`adapter_configs`, `active_adapter`). Works on any
-model whose encoder layers look like BERT's (``layer.attention.output`` and ``layer.output``,
-each with ``dense``, ``dropout``, ``LayerNorm``); anything else gets an `UnsupportedModelError`.
+The original modules keep their attribute names, so state-dict keys do not change.
 """
 from __future__ import annotations
 
@@ -78,9 +65,7 @@ class AdapterSublayerOutput(nn.Module):
         return f"sublayer={self.sublayer}, active={self.active_adapter}, skip={self.skip}{fusion}"
 
 
-# --------------------------------------------------------------------------------------------
 # Where the sublayers are in a model
-# --------------------------------------------------------------------------------------------
 
 class UnsupportedModelError(TypeError):
     """The model's layers are not shaped like BERT's, so adapters cannot be placed."""

@@ -1,13 +1,4 @@
-"""Putting adapters into a Hugging Face BERT-family model, and taking them out again.
-
-`add_adapter` wraps each chosen sublayer output (`labutils.layer.AdapterSublayerOutput`) and puts
-a `BottleneckAdapter` in it; `delete_adapter` removes it and gives a sublayer left without
-adapters its original module back. Injection is idempotent: adding an adapter that is already
-there with the same config does nothing, so re-running a notebook cell never wraps a layer twice.
-
-Each adapter also gets its own LayerNorms and head (`labutils.switching`), and a layer's
-adapters can be skipped for ablations (`adapters_skipped`).
-"""
+"""Putting adapters into a Hugging Face BERT-family model, and taking them out again."""
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +13,6 @@ from .layer import (CONFIGS_ATTR, AdapterSublayerOutput, adapter_configs, adapte
 from .switching import add_task_layers, drop_task_layers, set_active_adapter
 
 
-
 def _wrapped(layer, sublayer: str) -> AdapterSublayerOutput:
     parent, attr = sublayer_owner(layer, sublayer)
     module = getattr(parent, attr)
@@ -35,11 +25,7 @@ def _wrapped(layer, sublayer: str) -> AdapterSublayerOutput:
 def add_adapter(model: nn.Module, name: str = "default", config: Optional[AdapterConfig] = None,
                 set_active: bool = True) -> nn.Module:
     """Insert adapter `name` into every chosen sublayer. Same name and config twice: no-op.
-
-    A new adapter starts from the base model's LayerNorms and head (the pretrained LayerNorms
-    and the head the model was loaded with, its labels included), whichever adapter is active:
-    every task trains from the pretrained network, as in the paper, never from another task's.
-    """
+    It starts from the base's LayerNorms and head, never from another task's."""
     config = config or AdapterConfig()
     layers = encoder_layers(model)
     existing = adapter_configs(model)
@@ -74,8 +60,7 @@ def add_adapter(model: nn.Module, name: str = "default", config: Optional[Adapte
 
 def delete_adapter(model: nn.Module, name: str) -> None:
     """Remove adapter `name` with its LayerNorms and head; sublayers left without adapters get
-    their original module back. Deleting the active adapter leaves the plain base model running
-    (pretrained LayerNorms and head), as `set_active_adapter(model, None)` does."""
+    their original module back. Deleting the active one leaves the plain base model running."""
     if name not in adapter_configs(model):
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(adapter_configs(model))}.")
     if active_adapter(model) == name:
@@ -94,9 +79,7 @@ def delete_adapter(model: nn.Module, name: str) -> None:
     drop_task_layers(model, name)
 
 
-# --------------------------------------------------------------------------------------------
 # Skipping the adapters of some layers (04's ablations, AdapterDrop)
-# --------------------------------------------------------------------------------------------
 
 def set_skipped_layers(model: nn.Module, layers: Iterable[int] = ()) -> None:
     """Turn adapters off in these layers (both sublayers) and on everywhere else."""

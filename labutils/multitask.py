@@ -1,17 +1,4 @@
-"""One frozen base model serving many tasks, each a small adapter folder.
-
-A task is more than its adapter: its LayerNorms and its head trained too (a classifier, or for
-STS-B a one-output score head: `predict` gives its scores instead of probabilities). The
-model keeps each adapter's own LayerNorms and head (see `labutils.switching.set_active_adapter`),
-so switching task here is switching the active adapter. The base weights are shared and never
-copied.
-
-    manager = MultiTaskAdapterManager(model, tokenizer)
-    manager.register("mrpc", "outputs/adapters/mrpc")
-    manager.register("sst2", "outputs/adapters/sst2")
-    manager.predict("sst2", ["a gripping film"])            # one task
-    manager.predict_mixed([("mrpc", a, b), ("sst2", s, None)])  # mixed batch, grouped by task
-"""
+"""One frozen base model serving many tasks, each a small adapter folder."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,10 +44,7 @@ class MultiTaskAdapterManager:
 
     def register(self, task: str, folder) -> dict:
         """Load the adapter folder for `task` into the shared model and make it active; returns its metadata.
-
-        A folder that is refused (wrong base model, corrupt file, ...) leaves the model and the
-        manager exactly as they were: the task that was active still answers with its own head.
-        """
+        A refused folder leaves the model and the manager exactly as they were."""
         if task in self.tasks:
             raise ValueError(f"task {task!r} is already registered; pick another name.")
         if task in adapter_configs(self.model):
@@ -94,12 +78,7 @@ class MultiTaskAdapterManager:
         return predict(self.model, self.tokenizer, texts_a, texts_b, batch_size=batch_size)
 
     def predict_mixed(self, items: Sequence[tuple], batch_size: int = 32) -> list:
-        """Predictions for (task, text_a, text_b_or_None) items, in the order given.
-
-        Items are grouped by task (one switch per task), and within a task by whether they
-        are pairs, then put back in their original positions. Each result is a dict with the
-        task, the predicted label and its probability (a score task: its label name and the score).
-        """
+        """Predictions for (task, text_a, text_b_or_None) items, in the order given."""
         results: list = [None] * len(items)
         groups: dict = {}
         for i, (task, a, b) in enumerate(items):
@@ -130,7 +109,6 @@ class MultiTaskAdapterManager:
     def storage_table(self, full_model_bytes: int):
         """N tasks as adapter folders versus N fully fine-tuned models, in MB."""
         import pandas as pd
-
         rows = [{"task": t, "adapter folder (MB)": e.file_bytes / 1e6, "full model (MB)": full_model_bytes / 1e6}
                 for t, e in self.tasks.items()]
         base = full_model_bytes / 1e6

@@ -23,13 +23,11 @@ def quiet() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets
     import transformers
-
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     datasets.utils.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     import huggingface_hub.utils
-
     huggingface_hub.utils.disable_progress_bars()  # e.g. "Writing model shards" in save_pretrained
     logging.getLogger("accelerate").setLevel(logging.ERROR)
     # Known, harmless notices from the stack; anything else still shows.
@@ -41,7 +39,6 @@ def quiet() -> None:
 def start(profile: str | None = None, seed: int = 0) -> Profile:
     """Quiet the libraries, seed everything, and return the run profile."""
     from .train import set_seed
-
     quiet()
     set_seed(seed)
     return get_profile(profile)
@@ -68,7 +65,6 @@ def hardware() -> dict:
     import torch
 
     from .device import device_summary, pick_device
-
     device = pick_device()
     return {"device": device, "device_name": device_summary(device), "torch": torch.__version__,
             "python": platform.python_version(), "cpu_count": os.cpu_count()}
@@ -79,10 +75,7 @@ class CheckFailed(AssertionError):
 
 
 def check(claim: str, ok) -> None:
-    """Print `<claim>: True`, or stop the notebook when `ok` is false.
-
-    A check that only printed False would let the notebook carry on, and a student could miss it.
-    """
+    """Print `<claim>: True`, or stop the notebook when `ok` is false (a printed False could be missed)."""
     try:
         passed = bool(ok)
     except (ValueError, RuntimeError) as err:  # an array of several values has no single truth
@@ -97,14 +90,9 @@ def check(claim: str, ok) -> None:
 
 
 def show_text_table(frame) -> None:
-    """Display a table of sentences with every sentence whole, wrapped and left-aligned.
-
-    pandas cuts each cell at 50 characters by default, which hides the very words an error
-    analysis turns on.
-    """
+    """Display a table of sentences with every sentence whole, wrapped and left-aligned (pandas cuts at 50)."""
     import pandas as pd
     from IPython.display import display
-
     text_cols = [c for c in frame.columns if frame[c].dtype == object]
     with pd.option_context("display.max_colwidth", None):
         plain = frame.to_string()
@@ -118,12 +106,7 @@ def show_text_table(frame) -> None:
 
 def plain(value, where: str = "results", nan_as_null: bool = True):
     """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None.
-
-    Tuples and ranges become lists, dataclasses (AdapterConfig, ...) dicts, numpy and torch
-    numbers Python ones, paths text, a DataFrame one dict per row. NaN and infinity become null
-    (JSON has no NaN) unless `nan_as_null=False` keeps them, for a caller that refuses them by name.
-    Anything else raises a TypeError naming `where` it sits.
-    """
+    NaN and infinity become null unless `nan_as_null=False`; anything else raises a TypeError naming `where`."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # A dataclass's own to_dict wins: AdapterConfig's leaves out fields at the defaults they had
         # before they existed (Compacter's), so run keys and saved files stay as they were.

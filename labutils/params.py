@@ -1,15 +1,4 @@
-"""The parameter counters: which parameters train, and how many there are.
-
-The paper freezes the pretrained network and trains only the adapters, the LayerNorms and the
-task's classification head. `parameter_group` sorts every parameter into one of those groups (or
-"base"); `freeze_for_adapters` trains the chosen groups; `parameter_report` counts what trains,
-by group, so a notebook can show the budget. The classification layer sits on BERT's pooler;
-whether the pooler trains too is the model's choice (`ModelChoice.train_pooler`, recorded on the
-model as `config.lab_train_pooler`).
-
-`adapter_parameter_count` and `adapter_cost_table` say what the formula 2dm + d + m predicts,
-from a built model or from a model config alone (no weights, no download).
-"""
+"""The parameter counters: which parameters train, and how many there are."""
 from __future__ import annotations
 
 import hashlib
@@ -52,10 +41,7 @@ def pooler_trains(model: nn.Module) -> bool:
 def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_head: bool = True,
                         train_pooler: bool | None = None) -> nn.Module:
     """Freeze the base; train the active adapter, and (by default) LayerNorms and the head.
-
-    `train_pooler` (None: the model's choice, `pooler_trains`) says whether the pooler under the
-    classification layer trains with it.
-    """
+    `train_pooler` None: the model's choice (`pooler_trains`)."""
     name = active_adapter(model)
     if train_pooler is None:
         train_pooler = pooler_trains(model)
@@ -84,10 +70,7 @@ def unfreeze_all(model: nn.Module) -> nn.Module:
 
 
 def parameter_report(model: nn.Module, base_params: int | None = None) -> dict:
-    """Totals and per-group counts of all and of trainable parameters.
-
-    Percentages are of the base model (without adapters) unless `base_params` says otherwise.
-    """
+    """Totals and per-group counts of all and of trainable parameters."""
     total = trainable = 0
     groups = {g: {"total": 0, "trainable": 0} for g in GROUPS}
     for pname, param in model.named_parameters():
@@ -101,15 +84,9 @@ def parameter_report(model: nn.Module, base_params: int | None = None) -> dict:
     base = base_params if base_params is not None else total - groups["adapters"]["total"]
     # Every method needs a classification layer; without it the shares compare the methods themselves.
     without_head = trainable - groups["head"]["trainable"]
-    return {
-        "total": total,
-        "base_model": base,
-        "trainable": trainable,
-        "trainable_pct_of_base": 100.0 * trainable / base,
-        "trainable_without_head": without_head,
-        "trainable_without_head_pct": 100.0 * without_head / base,
-        "groups": groups,
-    }
+    return {"total": total, "base_model": base, "trainable": trainable, "trainable_pct_of_base": 100.0 * trainable / base,
+            "trainable_without_head": without_head, "trainable_without_head_pct": 100.0 * without_head / base,
+            "groups": groups}
 
 
 def format_parameter_report(report: dict) -> str:
@@ -133,9 +110,7 @@ def base_checksum(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-# --------------------------------------------------------------------------------------------
 # What the formula says adapters cost
-# --------------------------------------------------------------------------------------------
 
 def adapter_parameter_count(model: nn.Module, name: str) -> int:
     """What the formula says adapter `name` costs: (number of adapters) * (2dm + d + m), or
@@ -154,20 +129,14 @@ def adapter_parameter_count(model: nn.Module, name: str) -> int:
 def base_parameter_count(config) -> int:
     """Parameters of the bare encoder (BertModel with pooler) for `config`, built on the meta device."""
     from transformers import AutoModel
-
     with torch.device("meta"):
         model = AutoModel.from_config(config)
     return sum(p.numel() for p in model.parameters())
 
 
 def adapter_cost_table(config, bottlenecks=(8, 16, 32, 64, 256)):
-    """Adapter parameters for FFN-only (one per layer) and Houlsby (two per layer) placement.
-
-    Returns a DataFrame with one row per bottleneck size m: the cost of one adapter
-    (2dm + d + m) and of all of them, as a count and as % of the base model.
-    """
+    """Adapter parameters for FFN-only (one per layer) and Houlsby (two per layer) placement."""
     import pandas as pd
-
     d, layers = config.hidden_size, config.num_hidden_layers
     base = base_parameter_count(config)
     rows = []

@@ -1,19 +1,7 @@
 """Compacter (Mahabadi et al., 2021, "Compacter: Efficient Low-Rank Hypercomplex Adapter Layers").
 
-Compacter keeps the bottleneck adapter and changes only how its two projections are built. Each
-is a parameterized hypercomplex multiplication (PHM) layer:
-
-    W = sum_{i=1..n} A_i (x) B_i          (x): the Kronecker product
-
-with A_i (n x n) the "slow weights", shared by every Compacter layer of the model, and
-B_i = s_i t_i^T (rank r) the "fast weights", one pair per layer. A d -> m projection then costs
-r * (d + m) parameters (+ m for its bias) instead of d * m, plus n^3 for the shared A_i once.
-
-`AdapterConfig(projection="phm", phm_dim=n, phm_rank=r, shared_phm_rule=True)` gives an adapter
-with PHM projections (`labutils.model.add_adapter` builds it through `make_adapter`);
-`compacter_param_count` is the formula, checked against the counted parameters in the tests.
-Initialisation follows AdapterHub's Compacter: A_i normal (std = the config's init_std; AdapterHub
-uses 1e-4), s_i and t_i Glorot-uniform, biases zero, so the adapter starts near the identity.
+Each projection is W = sum_i A_i (x) B_i (Kronecker), A_i (n x n) shared by the model, B_i = s_i t_i^T
+per layer; init as AdapterHub (A_i normal, s_i, t_i Glorot-uniform, biases zero).
 """
 from __future__ import annotations
 
@@ -79,12 +67,7 @@ class PHMLinear(nn.Module):
 
 def phm_projections(adapter: nn.Module, d: int, m: int, n: int, rank: int, init_std: float,
                     shared: Optional[dict] = None) -> nn.Module:
-    """Replace `adapter`'s down_proj and up_proj by PHM layers.
-
-    `shared` (a dict kept across the adapters of one model) carries the A_i: the first PHM layer
-    built owns them and every later one uses the same tensor (Compacter's shared slow weights).
-    None: each layer owns its A_i (the PHM-Adapter of the paper).
-    """
+    """Replace `adapter`'s down_proj and up_proj by PHM layers."""
     def build(i, o):
         A = None if shared is None else shared.get("A")
         layer = PHMLinear(i, o, n, rank, A=A, init_std=init_std)

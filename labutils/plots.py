@@ -15,12 +15,8 @@ def history_frames(history: list):
 
 
 def plot_training_curves(results: dict, title: str = "Training curves"):
-    """One figure: training loss by epoch (left), dev accuracy and F1 by epoch (right), one line per run.
-
-    `results` maps a run's label to its `TrainResult` (or to a Trainer log history).
-    """
+    """One figure: training loss by epoch (left), dev accuracy and F1 by epoch (right), one line per run."""
     import matplotlib.pyplot as plt
-
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 3.8))
     for i, (label, result) in enumerate(results.items()):
         history = getattr(result, "history", result)
@@ -46,15 +42,9 @@ def plot_training_curves(results: dict, title: str = "Training curves"):
 def plot_layer_ablation(delta: np.ndarray, title: str = "Dev accuracy change when adapters in layers [first, last] are removed",
                         ax=None, cmap: str = "RdBu", fmt: str = "{:.1f}"):
     """The paper's Figure 6: a heatmap over spans [first, last] of ablated layers.
-
-    `delta[i, j]` is the change in dev accuracy (points) with adapters off in layers i..j;
-    only the upper triangle (i <= j) is meaningful and drawn; the rest is left blank. The
-    colour map is centred at 0 (white: no change; red: a loss; blue: a gain), and a number on
-    a dark cell is written in white so that it stays readable.
-    """
+    `delta[i, j]`: the change in dev accuracy (points) with adapters off in layers i..j (i <= j drawn)."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
-
     delta = np.asarray(delta, dtype=float)
     n = delta.shape[0]
     if delta.shape != (n, n):
@@ -88,7 +78,6 @@ def plot_confusion(labels, predictions, label_names, title: str = "Confusion mat
     """Counts of (human label, predicted label), annotated, rows = human labels."""
     import matplotlib.pyplot as plt
     from sklearn.metrics import confusion_matrix
-
     cm = confusion_matrix(labels, predictions, labels=list(range(len(label_names))))
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.6))
@@ -105,12 +94,8 @@ def plot_confusion(labels, predictions, label_names, title: str = "Confusion mat
 
 def seed_spread(runs, by: str, metrics: Sequence[str] = ("accuracy", "f1")):
     """Mean, standard deviation and count over seeds of `metrics` (in percent) per value of `by`.
-
-    `runs` is a DataFrame (or a list of dicts) with one row per run. The standard deviation of
-    a single seed is NaN: no spread was measured.
-    """
+    One seed's std is NaN: no spread was measured."""
     import pandas as pd
-
     frame = pd.DataFrame(runs)
     table = frame.groupby(by, sort=False)[list(metrics)].agg(["mean", "std", "count"])
     for metric in metrics:
@@ -121,14 +106,9 @@ def seed_spread(runs, by: str, metrics: Sequence[str] = ("accuracy", "f1")):
 
 def plot_seed_spread(runs, x: str, y: str = "accuracy", ax=None, logx: bool = False, label: Optional[str] = None,
                      reference: Optional[float] = None, reference_label: str = "majority class"):
-    """Each seed's result as a faint dot, the mean over seeds as a line with ± one std as error bars.
-
-    `y` is a fraction (accuracy, F1) and drawn in percent; `reference` (a fraction, e.g. the
-    majority-class rate) is drawn as a dashed line.
-    """
+    """Each seed's result as a faint dot, the mean over seeds as a line with ± one std as error bars."""
     import matplotlib.pyplot as plt
     import pandas as pd
-
     frame = pd.DataFrame(runs)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6))
@@ -147,12 +127,8 @@ def plot_seed_spread(runs, x: str, y: str = "accuracy", ax=None, logx: bool = Fa
 
 
 def plot_fusion_attention(frame, title: str = "Mean fusion attention", ax=None, cmap: str = "Blues"):
-    """Heatmap of AdapterFusion's mean attention: rows (layer, sublayer), columns the source adapters.
-
-    Each row is a softmax over the sources, so it sums to 1; 1/N (N sources) is no preference.
-    """
+    """Heatmap of AdapterFusion's mean attention: rows (layer, sublayer), columns the source adapters."""
     import matplotlib.pyplot as plt
-
     values = np.asarray(frame.values, dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 + 0.9 * values.shape[1], 0.8 + 0.32 * values.shape[0]))

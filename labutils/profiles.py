@@ -1,9 +1,4 @@
-"""Run profiles: the same notebook code at two sizes.
-
-``full`` is the real lab (all of MRPC, the paper's recipe); ``quick`` is a small subset and a
-few steps, so CI can execute every notebook on a 2-core CPU. Choose with the notebook's
-parameters cell or the environment variable ``LAB_PROFILE``.
-"""
+"""Run profiles: the same notebook code at two sizes (``full``: the real lab; ``quick``: for CI)."""
 from __future__ import annotations
 
 import os

@@ -14,11 +14,7 @@ from .train import set_seed, train, training_arguments
 def adapter_model(choice: ModelChoice, label_names, name: str, config: AdapterConfig,
                   train_pooler: bool | None = None):
     """A fresh pretrained model with adapter `name` inserted and the base frozen as in the paper.
-
-    Adapters, LayerNorms and the new classifier head train; everything else is frozen; the
-    pooler under the head trains when `train_pooler` says so (None: `choice.pooler_trains`).
-    Returns (model, tokenizer). Seed first (`set_seed`): the head and adapters draw from it.
-    """
+    Seed first (`set_seed`): the head and adapters draw from it."""
     model, tokenizer = load_base_model(choice, list(label_names))
     add_adapter(model, name, config)
     freeze_for_adapters(model, train_pooler=train_pooler)
@@ -41,10 +37,7 @@ def saved_adapter_matches(folder, choice: ModelChoice, config: AdapterConfig) ->
 def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: AdapterConfig, train_rows, eval_rows,
                        epochs: float, learning_rate: float, batch_size: int = 32, max_length: int = 128,
                        seed: int = 0, output_dir: str = "outputs/runs") -> dict:
-    """Train `task`'s adapter (with LayerNorms and head) on a fresh base and save it to `folder`.
-
-    Returns the dev metrics (a score task such as STS-B: Pearson and Spearman) and training time.
-    """
+    """Train `task`'s adapter (with LayerNorms and head) on a fresh base and save it to `folder`."""
     spec = task_spec(task)
     ds, _ = load_glue(task)
     ds["train"] = subsample(ds["train"], train_rows, seed=seed)

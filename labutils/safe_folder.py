@@ -1,13 +1,7 @@
 """Replacing a folder so that a crash or Ctrl-C never loses it, and never deleting what is not ours.
 
-A save writes the complete new copy beside the folder as `.<name>.new-<pid>-<random>`, moves the
-previous one aside as `.<name>.old-<pid>-<random>` and renames the new one in. At every instant
-the name holds a complete folder or a complete copy waits beside it; `recover` (run before each
-load and save) puts the newest complete copy back at the name and clears the leftovers, so an
-interruption loses at most the save in progress.
-
-Only a folder of the expected kind (`FolderKind`: its files, and a test that a copy is complete)
-or an empty one is ever replaced; anything else is refused with the reason and the fix.
+A save writes `.<name>.new-*` beside the folder, moves the old one to `.<name>.old-*`, renames the
+new one in; `recover` puts the newest complete copy back after an interruption.
 """
 from __future__ import annotations
 
@@ -55,11 +49,7 @@ def _running_elsewhere(pid: int | None) -> bool:
 
 
 def _leftovers(folder: Path) -> list[tuple[Path, str]]:
-    """(path, "old" | "new") for each copy beside `folder` that a dead save left.
-
-    Names: `.<name>.new-<pid>-<random>`, `.<name>.old-<pid>-<random>`, and the older
-    `.<name>.old-<pid>` / `.<name>.tmp-<random>` of earlier labutils versions.
-    """
+    """(path, "old" | "new") for each copy beside `folder` that a dead save left."""
     pattern = re.compile(rf"\.{re.escape(folder.name)}\.(old|new|tmp)-(?:(\d+)-)?([a-z0-9_]+)")
     try:
         siblings = list(folder.parent.iterdir())
@@ -96,11 +86,7 @@ def remove_copy(folder: Path, kind: FolderKind) -> None:
 
 
 def recover(folder: Path, kind: FolderKind) -> None:
-    """Finish what an interrupted save left beside `folder`.
-
-    If the name is empty, the newest complete copy goes back there. Leftovers are removed only
-    once the name holds a complete folder, so a complete copy is never the one deleted last.
-    """
+    """Finish what an interrupted save left beside `folder`: leftovers go only once the name is complete."""
     leftovers = _leftovers(folder)
     if not leftovers:
         return
@@ -122,14 +108,10 @@ def recover(folder: Path, kind: FolderKind) -> None:
             remove_copy(path, kind)
 
 
-# ---------------------------------------------------------------- refusing what is not ours
+# refusing what is not ours
 
 def refuse_to_replace(folder: Path, kind: FolderKind, writer: str, subfolder: str) -> None:
-    """Raise `kind.error` unless `folder` is absent, empty, or a folder of this kind.
-
-    `writer` names the function for the message; `subfolder` is the name suggested for a folder
-    of its own.
-    """
+    """Raise `kind.error` unless `folder` is absent, empty, or a folder of this kind."""
     if not os.path.lexists(folder):
         return
     if folder.is_dir():
@@ -174,7 +156,7 @@ def _describe(folder: Path, names: list[str], kind: FolderKind) -> str:
     return " and ".join(parts)
 
 
-# ---------------------------------------------------------------- replacing
+# replacing
 
 def write_new_copy(folder: Path, kind: FolderKind, write: Callable[[Path], None]) -> Path:
     """`write(new)` the complete folder into `.<name>.new-<pid>-<random>` beside `folder`; removed if cut short."""

@@ -1,12 +1,6 @@
-"""Switching tasks: each adapter owns its LayerNorms and its head.
+"""Switching tasks: each adapter owns its LayerNorms and its head (Houlsby et al. train both per task).
 
-A task is its adapter *and* the LayerNorms and head it trained (Houlsby et al. train both per
-task). So each adapter owns a set of LayerNorm and head tensors: the live parameters belong to
-the active adapter, the others' wait beside the model, and `set_active_adapter` swaps them
-together with the adapter. The plain base model (no adapter active) owns the pretrained ones.
-
-`labutils.model.add_adapter` gives a new adapter its own copy of the base's LayerNorms and head
-(`add_task_layers`); `delete_adapter` drops them (`drop_task_layers`).
+The live parameters belong to the active adapter; the others' tensors wait beside the model.
 """
 from __future__ import annotations
 
@@ -48,9 +42,7 @@ def _stored_task_layers(model: nn.Module) -> dict:
     return stored
 
 
-# --------------------------------------------------------------------------------------------
 # The head's labels
-# --------------------------------------------------------------------------------------------
 
 def _logits_layer(model: nn.Module):
     """(parent, attribute) of the Linear that outputs the logits (BERT: `classifier`, RoBERTa and
@@ -65,11 +57,7 @@ def _logits_layer(model: nn.Module):
 
 def set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
     """Give the model a classifier (of the right width) and config for these labels; one label
-    name makes it a regression head (one output, MSE loss), as `load_base_model` does.
-
-    A new width means a new Linear (the old parameters cannot change shape): an optimizer made
-    before holds the old one. Its `requires_grad` follows the old one's.
-    """
+    name makes it a regression head (one output, MSE loss), as `load_base_model` does."""
     n = len(label_names)
     found = _logits_layer(model)
     if found is None and n != model.config.num_labels:
@@ -104,9 +92,7 @@ def adapter_label_names(model: nn.Module, name: Optional[str]) -> list:
     return _label_names(model)
 
 
-# --------------------------------------------------------------------------------------------
 # Keeping, installing and swapping a task's LayerNorms and head
-# --------------------------------------------------------------------------------------------
 
 def _live_task_layers(model: nn.Module, clone: bool) -> TaskLayers:
     """The live LayerNorms and head as a TaskLayers: the same storage, or (clone=True) a copy."""
@@ -180,9 +166,8 @@ def _switch_task_layers(model: nn.Module, before: Optional[str], after: Optional
 
 
 def task_tensors(model: nn.Module, name: Optional[str]) -> dict:
-    """The tensors that belong to adapter `name`: its adapter weights, and its LayerNorms and head
-    (the live ones while it is active, its stored ones otherwise). Writing into them in place
-    changes that task only."""
+    """The tensors of adapter `name`: its adapter weights, LayerNorms and head (live while it is
+    active, stored otherwise). Writing into them in place changes that task only."""
     owned = None if name == active_adapter(model) else _stored_task_layers(model).get(name)
     out = {}
     for pname, param in model.named_parameters():
@@ -195,21 +180,11 @@ def task_tensors(model: nn.Module, name: Optional[str]) -> dict:
     return out
 
 
-# --------------------------------------------------------------------------------------------
 # Switching
-# --------------------------------------------------------------------------------------------
 
 def set_active_adapter(model: nn.Module, name: Optional[str]) -> None:
-    """Make `name` the task that runs: its adapter, its LayerNorms and its head.
-
-    The live LayerNorm and head parameters are first kept as the outgoing adapter's (they may
-    have trained since it became active), then `name`'s take their place, with its labels (a
-    head of another width is a new Linear). The parameter objects stay otherwise, so an
-    optimizer built on the model goes on training whatever is active.
-
-    None runs the plain base model: no adapter, the pretrained LayerNorms and the head the model
-    was loaded with. (`adapters_disabled` instead only switches the adapter modules off.)
-    """
+    """Make `name` the task that runs: its adapter, its LayerNorms and its head (None: the plain base).
+    Parameter objects stay, so an optimizer built on the model keeps training whatever is active."""
     configs = adapter_configs(model)
     if name is not None and name not in configs:
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(configs)}.")
@@ -228,12 +203,7 @@ def _run_adapter_modules(model: nn.Module, name: Optional[str]) -> None:
 @contextlib.contextmanager
 def adapter_modules_only(model: nn.Module, name: Optional[str]):
     """Within the block adapter `name`'s modules run (None: no adapter module), while the
-    LayerNorms, the head and `active_adapter` stay the active task's; all returns after.
-
-    Nothing is copied or swapped besides a flag per sublayer, so this is the switch to time
-    architectures with (latency depends on the shapes, not on what the weights learned). For a
-    task's predictions use `set_active_adapter`, which brings its LayerNorms and head too.
-    """
+    LayerNorms, the head and `active_adapter` stay the active task's; all returns after."""
     if name is not None and name not in adapter_configs(model):
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(adapter_configs(model))}.")
     before = [(module, module.active_adapter) for _, module in adapter_sublayers(model)]
@@ -246,11 +216,6 @@ def adapter_modules_only(model: nn.Module, name: Optional[str]):
 
 
 def adapters_disabled(model: nn.Module):
-    """Within the block the adapter modules are off: the base network's computation with the
-    active task's LayerNorms and head (what the adapters themselves add, removed). Nothing is
-    copied, so timing it times the base architecture. The active adapter runs again after.
-
-    For the plain pretrained model (its own LayerNorms and head too) use
-    `set_active_adapter(model, None)`.
-    """
+    """Within the block the adapter modules are off (the active task's LayerNorms and head stay).
+    Nothing is copied, so timing it times the base architecture."""
     return adapter_modules_only(model, None)

@@ -1,10 +1,4 @@
-"""Training and evaluation on the Hugging Face `Trainer`.
-
-Using `Trainer` (not a hand-written loop) means the same notebook cell runs on one CPU, one
-GPU, or several GPUs under `accelerate launch` / `torchrun`, with mixed precision, without
-changing a line. Metrics come from scikit-learn and scipy, which work offline (``evaluate.load``
-fetches its scripts from the Hub).
-"""
+"""Training and evaluation on the Hugging Face `Trainer` (the same cell runs on CPU, GPU or several)."""
 from __future__ import annotations
 
 import math
@@ -78,25 +72,17 @@ class TrainResult:
 
 
 class TrainingDiverged(RuntimeError):
-    """Training blew up: a loss that is not finite or explodes, non-finite weights, or a score head
-    predicting one score for every dev pair. Raised instead of returning the run, so that no run
-    cache stores it and no table shows its majority-class accuracy (or undefined correlation)."""
+    """Training blew up (a non-finite or exploding loss, non-finite weights, a score head predicting one
+    score for every pair). Raised so that no cache stores the run and no table shows its numbers."""
 
 
-# A classifier that guesses uniformly among k labels has a cross-entropy of ln k, and training
-# starts near it (a fresh head) and goes down. A logged loss of ten times that (6.9 nats for two
-# labels: the right label gets about a thousandth of the probability, averaged over the logged
-# steps) is not something a run that learns passes through: it is a run whose weights have run
-# away, as a too-large learning rate does (lr 1e6 gives losses in the millions).
+# Uniform guessing among k labels costs ln k, where training starts; ten times that (6.9 nats for
+# two labels) no learning run passes through: its weights have run away (too large a learning rate).
 EXPLOSION_FACTOR = 10.0
 
 
 def explosion_bound(num_labels: int, first_loss: float | None = None) -> float:
-    """The largest training loss a healthy run logs: 10 x max(ln k, the first logged loss).
-
-    The first logged loss lifts the bound for a model that starts worse than guessing (and for
-    a single-output regression head, where ln 1 = 0 gives no bound of its own).
-    """
+    """The largest training loss a healthy run logs: 10 x max(ln k, the first logged loss)."""
     base = math.log(num_labels) if num_labels > 1 else 0.0
     if first_loss is not None and math.isfinite(first_loss):
         base = max(base, first_loss)
@@ -111,14 +97,8 @@ def _diverged_message(what: str, learning_rate: float) -> str:
 
 
 def _divergence_guard(learning_rate: float):
-    """A `TrainerCallback` that stops training at the first non-finite or exploding logged loss.
-
-    It reads the raw losses (`training_arguments` sets logging_nan_inf_filter=False; with the
-    filter on, Trainer logs a NaN step as the average of the steps before it) and records why
-    it stopped in `.problem`; `train` raises `TrainingDiverged` from it.
-    """
+    """A `TrainerCallback` that stops training at the first non-finite or exploding logged loss."""
     from transformers import TrainerCallback
-
     class DivergenceGuard(TrainerCallback):
         def __init__(self):
             self.problem = None
@@ -160,33 +140,18 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
                        precision: str | None = None, logging_steps: int = 10, **overrides):
     """`TrainingArguments` with the lab's defaults: no checkpoints, no trackers, dynamic padding."""
     from transformers import TrainingArguments
-
     device = pick_device()
     precision = precision or pick_precision(device)
     settings = dict(
-        output_dir=output_dir,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=max(64, batch_size),
-        weight_decay=weight_decay,
-        warmup_steps=warmup,
-        lr_scheduler_type="linear",
-        eval_strategy="epoch" if eval_each_epoch else "no",
-        save_strategy="no",
-        logging_strategy="steps",
-        logging_steps=logging_steps,
-        report_to="none",
-        seed=seed,
-        data_seed=seed,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        use_cpu=device == "cpu",
+        output_dir=output_dir, num_train_epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size, per_device_eval_batch_size=max(64, batch_size),
+        weight_decay=weight_decay, warmup_steps=warmup, lr_scheduler_type="linear",
+        eval_strategy="epoch" if eval_each_epoch else "no", save_strategy="no",
+        logging_strategy="steps", logging_steps=logging_steps, report_to="none", seed=seed, data_seed=seed,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=device == "cpu",
         # Batches of similar length waste less compute on padding.
         train_sampling_strategy="group_by_length" if group_by_length else "random",
-        disable_tqdm=_progress_disabled(),
-        dataloader_num_workers=0,
+        disable_tqdm=_progress_disabled(), dataloader_num_workers=0,
         # Log the raw loss: with the filter on, a NaN step is logged as the average of the steps
         # before it, and a run whose weights are all NaN shows a training loss of 0.0.
         logging_nan_inf_filter=False,
@@ -197,24 +162,12 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
 
 def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     """Train `model` with `Trainer`, evaluate on `eval_dataset`, time and measure it.
-
-    Raises `TrainingDiverged` (naming the learning rate) when the training loss stops being
-    finite or explodes, when a trained weight is not finite, or when the dev loss after training
-    explodes: such a run reports majority-class accuracy, which is not a result. A score (regression)
-    head that ends predicting one score for every dev pair is refused too: its correlation is undefined.
-    """
+    Raises `TrainingDiverged` rather than return a run whose numbers would be meaningless."""
     from transformers import DataCollatorWithPadding, Trainer
-
     guard = _divergence_guard(args.learning_rate)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
-        callbacks=[guard],
-    )
+    trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics,
+                      callbacks=[guard])
     device = pick_device()
     with PeakMemory(device) as mem:
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -245,21 +198,15 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return TrainResult(
         metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
-        history=list(trainer.state.log_history),
-        train_seconds=seconds,
-        peak_memory_mib=mem.peak_mib,
-        samples_per_second=float(out.metrics.get("train_samples_per_second", 0.0)),
-        device=device,
-        precision=precision,
-        train_cpu_seconds=cpu_seconds,
-    )
+        history=list(trainer.state.log_history), train_seconds=seconds, peak_memory_mib=mem.peak_mib,
+        samples_per_second=float(out.metrics.get("train_samples_per_second", 0.0)), device=device,
+        precision=precision, train_cpu_seconds=cpu_seconds)
 
 
 @torch.no_grad()
 def predict_logits(model, tokenizer, dataset, batch_size: int = 64) -> np.ndarray:
     """Logits for every row of a tokenised dataset, in order, in eval mode."""
     from transformers import DataCollatorWithPadding
-
     collate = DataCollatorWithPadding(tokenizer)
     device = next(model.parameters()).device
     model.eval()
@@ -281,12 +228,10 @@ def summary_row(method: str, result: TrainResult, report: dict, stored_bytes: in
     # Epochs actually trained (Trainer logs the epoch with every entry); None when nothing was logged.
     epochs = max((float(h["epoch"]) for h in result.history if "epoch" in h), default=None)
     return {
-        "method": method,
-        "trainable params": report["trainable"],
+        "method": method, "trainable params": report["trainable"],
         "trainable %": round(report["trainable_pct_of_base"], 2),
         "dev accuracy": round(100 * result.metrics["eval_accuracy"], 1),
-        "dev F1": round(100 * result.metrics["eval_f1"], 1),
-        "train time (s)": round(result.train_seconds, 1),
+        "dev F1": round(100 * result.metrics["eval_f1"], 1), "train time (s)": round(result.train_seconds, 1),
         # Methods train for different numbers of epochs; the total alone would compare unlike runs.
         "epochs": (int(epochs) if epochs.is_integer() else round(epochs, 2)) if epochs else None,
         "time per epoch (s)": round(result.train_seconds / epochs, 1) if epochs else None,
