@@ -94,3 +94,34 @@ def test_attention_heatmap_labels_and_readable_text():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["layer 0, attention", "layer 0, output"]
     colours = {t.get_text(): t.get_color() for t in ax.texts}
     assert colours["0.90"] == "white" and colours["0.10"] == "black"  # dark cell, light cell
+
+
+def test_source_scores_scores_each_adapter_on_its_own_task(tiny_choice, tiny_data, glue_dir, monkeypatch):
+    from conftest import write_stsb
+
+    monkeypatch.setenv("LAB_DATA_DIR", str(write_stsb(glue_dir)))
+    folders = {"mrpc": save_source(tiny_choice, glue_dir.parent / "a" / "mrpc", "mrpc", 0)}
+    torch.manual_seed(1)
+    model, _ = L.load_base_model(tiny_choice, L.data.task_spec("stsb").label_names)  # a score head
+    L.add_adapter(model, "stsb", L.AdapterConfig(bottleneck=8))
+    folders["stsb"] = L.save_adapter(model, glue_dir.parent / "a" / "stsb", name="stsb", task="stsb")
+    scores = S.fusion.source_scores(tiny_choice, folders)
+    assert scores["mrpc"]["dev rows"] == len(tiny_data["validation"]) and 0 <= scores["mrpc"]["accuracy"] <= 1
+    assert scores["mrpc"]["majority"] == S.majority_rate(tiny_data["validation"]["label"])
+    assert set(scores["stsb"]) == {"dev rows", "pearson", "spearmanr"}  # a score task: no accuracy, no majority
+    # Given dev rows (06 passes the sweep's) are what is scored; the same rows give the same numbers.
+    again = S.fusion.source_scores(tiny_choice, {"mrpc": folders["mrpc"]}, datasets={"mrpc": tiny_data["validation"]})
+    assert again["mrpc"] == scores["mrpc"]
+    fewer = S.fusion.source_scores(tiny_choice, {"mrpc": folders["mrpc"]}, eval_rows=3)
+    assert fewer["mrpc"]["dev rows"] == 3
+
+
+def test_sweep_data_is_the_same_rows_every_time(tiny_choice, glue_dir, monkeypatch):
+    monkeypatch.setenv("LAB_DATA_DIR", str(glue_dir))
+    budget = S.Budget(epochs=1, train_rows=4, eval_rows=3, max_length=32)
+    data, tokenizer, source = S.sweep_data(tiny_choice, budget)
+    assert (len(data["train"]), len(data["validation"])) == (4, 3) and "LAB_DATA_DIR" in source
+    assert max(len(ids) for ids in data["train"]["input_ids"]) <= 32
+    again, _, _ = S.sweep_data(tiny_choice, budget)
+    assert S.measure.data_fingerprint(again["train"]) == S.measure.data_fingerprint(data["train"])
+    assert data["train"].features["label"].names == ["not_equivalent", "equivalent"]
