@@ -1,4 +1,4 @@
-"""labutils.sweeps: what notebooks 04 and 05 need to run many trainings, on top of the lesson.
+"""labutils.sweeps: what notebooks 04, 05 and 06 need to run many trainings, on top of the lesson.
 
 One budget (`Budget`), one cache key (`measure.run_key`), one train-and-measure function
 (`measure.train_and_measure`), the run cache and its jobs (`RunCache`, `Job`, `run_jobs`),
