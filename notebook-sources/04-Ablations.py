@@ -480,7 +480,7 @@ print(f"Spans inside the lower {half} layers cost {lower_cost:+.1f} points on av
 import torch
 from transformers import DataCollatorWithPadding
 
-label_names = mrpc["train"].features["label"].names
+label_names = data["train"].features["label"].names
 base_model, _ = L.load_base_model(choice, label_names)
 base_model.eval()
 probe = DataCollatorWithPadding(tokenizer)([{k: dev[i][k] for k in ("input_ids", "attention_mask", "token_type_ids")
