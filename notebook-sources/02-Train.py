@@ -494,10 +494,11 @@ L.notebook.check("adapter file under 5% of the full model", adapter_bytes < 0.05
 # adapters train for 10 epochs and full fine-tuning for 5, so the totals compare unlike runs and
 # do not say which method trains faster. Compare the `time per epoch (s)` column instead. (One
 # run's wall clock on a shared CPU can swing by more than the difference between the two;
-# notebook 05 gives every method the same 2 epochs and several seeds.) In the stored run, light
-# other work shared the 2-core CPU, so its times per epoch (96.7 s against 124.1 s, 1.28x) are
-# somewhat inflated; a quiet run of the same kind of machine, before the exercises were added,
-# took 88.9 s against 116.9 s (1.32x).
+# notebook 05 gives every method the same 2 epochs and several seeds.) The stored run's times
+# per epoch, 110.7 s against 146.1 s (1.32x), are slower than a quiet earlier run of the same
+# kind of 2-core machine (88.9 s against 116.9 s, also 1.32x) and than the previous committed
+# run (96.7 s against 124.1 s, 1.28x): the machines are shared, and the wall clock swings by
+# 25% from day to day while the ratio holds.
 #
 # > **Where the handout is wrong:** it says adapters train 7-15x faster than full fine-tuning.
 # > Measured at equal work, they are at best about 1.1-1.4x faster: see the time per epoch in the

@@ -33,8 +33,9 @@
 # Each point is a model trained from the pretrained weights, so this notebook is the lab's
 # most expensive: 27 runs in the `full` profile (all of MRPC, 2 epochs each). On a 2-core AMD
 # EPYC, training all 27 two at a time took 64 minutes (124 minutes of run time). In the stored
-# run 26 of them came from that earlier run through the cache; only the reference run was
-# trained again, alone, in 3.9 minutes, to keep its adapter (experiment 1). Some runs can also
+# run all 27 came from the cache: 26 from that sweep, and the reference run from a later run of
+# this notebook (2026-11-26) that trained it again, alone, in 3.9 minutes, to keep its adapter
+# for experiment 1. Some runs can also
 # come from notebook 05's runs through the shared cache. A GPU should need
 # minutes (an estimate from the runs' arithmetic; no GPU run of this notebook yet). The
 # budget is one knob (next section): on a GPU, give every point three seeds. Every finished
@@ -713,9 +714,9 @@ print(f"most accurate placement here: {best}. One seed each, so read the gaps ag
 # has the same limits as in experiment 4.
 #
 # > **The stored run's training speed-ups compare unlike runs.** Its k = 0 run is the reference
-# > adapter, trained again in this session, alone, to keep its adapter for experiment 1's span
-# > sweep (32.6 pairs/s); the runs for k ≥ 1 come from the cache, trained two at a time in an
-# > earlier session on the same kind of CPU. The same k = 0 run trained two at a time there did
+# > adapter, trained again alone (in the run of 2026-11-26) to keep its adapter for experiment
+# > 1's span sweep (32.6 pairs/s); the runs for k ≥ 1 were trained two at a time in an earlier
+# > session on the same kind of CPU; all of them come from the cache. The same k = 0 run trained two at a time there did
 # > 27.5 pairs/s, and against it k = 3 (35.4 pairs/s) trains **1.28x** as fast, not the 1.09x
 # > printed below. A fresh `make lab` trains all of these in one sweep, two at a time, and
 # > compares like with like.

@@ -38,9 +38,10 @@
 # puts one beside both sublayers, unscaled, with twice the adapter parameters: a different
 # configuration, so do not read this row against 04's.
 #
-# In the `full` profile this trains 10 methods x 3 seeds on all of MRPC for 2 epochs (the
-# stored run, on a 2-core AMD EPYC, trained 26 of its 30 runs in 70 minutes, two at a time; the
-# other 4 are notebook 04's; a GPU should need minutes, an estimate not yet measured); the `quick` profile trains one step on a handful
+# In the `full` profile this trains 10 methods x 3 seeds on all of MRPC for 2 epochs (on a
+# 2-core AMD EPYC, 26 of the 30 runs trained in 70 minutes, two at a time, on 2026-11-26; the
+# other 4 are notebook 04's; the stored run, of the next day, read all 30 from the cache; a GPU
+# should need minutes, an estimate not yet measured); the `quick` profile trains one step on a handful
 # of pairs only to check that everything runs, and its numbers mean nothing.
 
 # %% tags=["parameters"]
@@ -280,7 +281,7 @@ pd.Series({k: round(v, 1) for k, v in latency.items()}, name="latency (ms)").to_
 # \text{trainable})$, which is where the methods differ most.
 #
 # Train time is the mean over the seeds of one run's wall time, and a run's time depends on its
-# schedule. In the stored run every run trained two at a time in this session, except notebook
+# schedule. Every run trained two at a time (2026-11-26, read here from the cache), except notebook
 # 04's: Houlsby seed 0 was retrained alone (226 s) and Houlsby seeds 1 and 2 and FFN-only seed
 # 0 trained two at a time in an earlier session on the same kind of CPU; read the Houlsby row's
 # time as a few percent low.
