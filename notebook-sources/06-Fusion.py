@@ -673,15 +673,15 @@ print("columns:", ", ".join(attention.columns))
 #   factor (for example fusion trained for 10 epochs on the same sources).
 #
 # **A model answer, from the stored run** (2-core AMD EPYC, `full` profile).
-# (a) Yes, by a little: the fusion of all five reaches 81.0 ± 0.7% (F1 87.1 ± 0.5) against
-# 79.2% for the MRPC adapter it fuses, a gap of 1.9 points, almost three times the fusion's seed
-# std (and 7 points above a single-task adapter trained on the fusion's own two epochs, 74.0 ±
-# 1.3, and full fine-tuning on them, 73.8 ± 1.5). The control explains about half of it: at seed
-# 0, fusing MRPC's adapter alone gives 80.6% against 81.9% for all five, so training 5.3 million
-# fusion weights and a new head for two more epochs on top of the adapter is worth about 1.4
-# points, and the other four adapters about 1.3, with one seed each: suggestive, not settled.
-# The paper's gap, 90.29 against 86.66 on BERT-base, is larger, in the same direction.
-# (b) Not at the paper's rate: without MRPC's adapter the fusion stays at 69.4 ± 0.2%, one point
+# (a) It beats the adapter, but not because of the other tasks. The fusion of all five reaches
+# 81.0 ± 0.7% (F1 87.1 ± 0.5) against 79.2% for the MRPC adapter it fuses, 1.9 points, almost
+# three times the fusion's seed std (and 7 points above a single-task adapter trained on the
+# fusion's own two epochs, 74.0 ± 1.3, or full fine-tuning on them, 73.8 ± 1.5). But fusing
+# MRPC's adapter alone, with the same layers, head, rate and seeds, gives 80.6 ± 0.1%: the gain
+# is what 5.3 million fusion weights and a new head learn in two more epochs on MRPC on top of
+# the adapter, and the other four adapters add 0.5 points, within the seed noise. The paper's
+# gap (90.29 against 86.66 on BERT-base) has no such control beside it.
+# (b) No. Without MRPC's adapter the fusion stays at 69.4 ± 0.2% at the paper's rate, one point
 # above the majority class (68.4%) and half a point above a head trained alone on the frozen base
 # (04, k = 6: 68.9%). At the adapters' rate it reaches 73.5 ± 1.7%, but that is what 5.3 million
 # trainable fusion weights can learn from MRPC itself (a single-task adapter gets 74.0 on this
@@ -690,11 +690,12 @@ print("columns:", ", ".join(attention.columns))
 # the weight in layer 0 to 0.76 in layer 5, against 0.2 for no preference). STS-B, the similarity
 # task, is the only other source above 0.2, in the middle layers (0.28 after layer 2's FFN, 0.27
 # after layer 3's attention); SST-2, RTE and CoLA fall to 0.03-0.12 there. RTE and CoLA learned
-# nothing measurable in stage 1, so their low weight is expected; RTE's, a sentence-pair task,
-# would be worth a look with a better-trained adapter. The last FFN sublayer spreads its weight
-# almost evenly (0.18-0.21). (d) The model (6 layers, 384 wide), the sources (no QQP or MNLI;
-# RTE's and CoLA's adapters at chance), the budget (2 epochs against 10). First experiment: the
-# control with three seeds, then the fusion of MRPC and STS-B alone.
+# nothing measurable in stage 1, so their low weight is expected. The last FFN sublayer spreads
+# its weight almost evenly (0.18-0.21). Attention is not use: the control says the weight on
+# STS-B buys at most half a point. (d) The model (6 layers, 384 wide), the sources (no QQP or
+# MNLI; RTE's and CoLA's adapters at chance), the budget (2 epochs against 10). First
+# experiment: the same fusion with source adapters that learned their tasks (RTE and CoLA
+# trained on all their rows), against the same control.
 
 # %% [raw]
 # # END SOLUTION
