@@ -657,8 +657,8 @@ print("columns:", ", ".join(attention.columns))
 # **Rubric (4 points; grade the reasoning against the student's own run, not fixed values).**
 # - **1 point (a).** The gap between the fusion and the adapter it fuses is compared with the
 #   seed-to-seed standard deviation; "better" or "worse" only if the gap exceeds it, otherwise
-#   "cannot tell apart with three seeds"; the control's share of the gap is named, with its one
-#   seed as a limit. A bare ranking, or a comparison only with the single-task adapter on the
+#   "cannot tell apart with three seeds"; the control's share of the gap is named, read against
+#   its own spread. A bare ranking, or a comparison only with the single-task adapter on the
 #   fusion's budget (an under-trained adapter, not the one fused), gets no point.
 # - **1 point (b).** The row is compared with the majority class *and* with a head trained on
 #   the frozen base alone (04's pooler experiment, or a run without adapters): transfer means
