@@ -436,9 +436,10 @@ def test_sublayers(fusion_param_count):
 # %% tags=["nbval-ignore-output"]
 import tempfile
 
-model_config = L.load_base_model(choice)[0].config
-d, n_layers = model_config.hidden_size, model_config.num_hidden_layers
-base_params = sum(p.numel() for p in L.load_base_model(choice)[0].parameters())
+base_model = L.load_base_model(choice)[0]
+d, n_layers = base_model.config.hidden_size, base_model.config.num_hidden_layers
+base_params = sum(p.numel() for p in base_model.parameters())
+del base_model
 L.set_seed(0)
 fusion_all, _ = S.fusion_model(choice, adapter_dirs, label_names)
 fusion_weights = sum(p.numel() for n, p in fusion_all.named_parameters() if ".fusion." in n)
