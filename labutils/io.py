@@ -3,7 +3,8 @@
     <folder>/adapter_config.json       what is needed to rebuild it and to refuse a wrong match
     <folder>/adapter_model.safetensors adapter weights + the task's LayerNorms + its head
 
-Loading checks everything before touching the model; saving is crash-safe (`labutils.safe_folder`).
+`SavedFolder` is the format (a fusion folder, `labutils.fusion_io`, is another): loading checks
+everything before touching the model; saving is crash-safe (`labutils.safe_folder`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,20 +22,13 @@ from .config import AdapterConfig
 from .layer import active_adapter, adapter_configs, encoder_layers
 from .model import add_adapter, delete_adapter
 from .notebook import shown
-from .safe_folder import FolderError, FolderKind, recover, refuse_to_replace, swap_in, write_new_copy
+from .safe_folder import FolderError, FolderKind, recover, save_folder
 from .switching import adapter_label_names, set_active_adapter, task_tensors
 
 FORMAT = "labutils-adapter"
 FORMAT_VERSION = 1
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
-# Every key save_adapter writes, and the JSON type each must have.
-_REQUIRED_KEYS = {
-    "format": str, "format_version": int, "adapter_name": str, "task": str, "base_model": str,
-    "model_type": str, "hidden_size": int, "num_hidden_layers": int, "adapter": dict, "bottleneck": int,
-    "label_names": list, "dtype": str, "num_tensors": int, "sha256": str,
-}
-_AGAIN = "Save the adapter again with labutils.save_adapter."
 
 
 class AdapterFileError(FolderError):
@@ -60,85 +55,165 @@ def _model_facts(model: nn.Module) -> dict:
     }
 
 
-# reading the JSON side
-
-def _read_json(folder: Path):
-    """What the folder's adapter_config.json holds, or AdapterFileError if it is not text or not JSON."""
-    where = f"{shown(folder)}/{CONFIG_FILE}"
-    try:
-        text = (folder / CONFIG_FILE).read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise AdapterFileError(f"{where} is not text (byte {e.start} is not UTF-8): the file is corrupt. {_AGAIN}") from e
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AdapterFileError(f"{where} is not valid JSON ({e}); the file is corrupt. {_AGAIN}") from e
+def _write_json(path: Path, meta: dict) -> None:
+    path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def _parse_config(folder: Path) -> dict:
-    """The folder's JSON, refused with the reason and the fix unless it is one save_adapter wrote."""
-    if not (folder / CONFIG_FILE).is_file():
-        if not os.path.lexists(folder):
-            raise AdapterFileError(f"{shown(folder)} does not exist; check the path, or save the adapter there first "
-                                   "with labutils.save_adapter.")
-        raise AdapterFileError(f"{shown(folder)}: no {CONFIG_FILE}; is this a folder written by labutils.save_adapter?")
-    meta = _read_json(folder)
-    where = f"{shown(folder)}/{CONFIG_FILE}"
-    if not isinstance(meta, dict):
-        raise AdapterFileError(f"{where} holds a JSON {type(meta).__name__}, not an object of adapter fields: the "
-                               f"file is corrupt or was overwritten. {_AGAIN}")
-    if meta.get("format") != FORMAT:
-        raise AdapterFileError(f"{where}: format {meta.get('format')!r}, expected {FORMAT!r}: labutils.save_adapter "
-                               f"did not write it (a peft adapter loads with peft), or it was edited. {_AGAIN}")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise AdapterFileError(
-            f"{where}: format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}, the version this "
-            f"labutils reads. Load it with the labutils that wrote it, or {_AGAIN[0].lower() + _AGAIN[1:]}")
-    missing = [k for k in _REQUIRED_KEYS if k not in meta]
-    if missing:
-        why = (" Without sha256 a changed or corrupt weights file would go unnoticed." if "sha256" in missing else "")
-        raise AdapterFileError(f"{where} lacks {missing}; every file labutils.save_adapter writes has them, so this "
-                               f"one was edited or cut short.{why} {_AGAIN}")
-    for key, kind in _REQUIRED_KEYS.items():
-        if not isinstance(meta[key], kind):
-            raise AdapterFileError(f"{where}: {key} is {meta[key]!r}, not a JSON {kind.__name__}; the file was "
-                                   f"edited or is corrupt. {_AGAIN}")
-    if not meta["label_names"] or not all(isinstance(label, str) for label in meta["label_names"]):
-        problem = "are not all strings" if meta["label_names"] else "name no label"
-        raise AdapterFileError(f"{where}: label_names {meta['label_names']!r} {problem}. {_AGAIN}")
-    return meta
+@dataclass(frozen=True)
+class SavedFolder(FolderKind):
+    """A folder format: the JSON `marker` (written last) and the safetensors `weights`, their sha256 in the JSON."""
+    noun: str
+    writer: str
+    marker: str
+    weights: str
+    format: str
+    version: int
+    keys: dict  # every key `writer` puts in the JSON after format and version, and the JSON type of each
+    error: type
+
+    @property
+    def files(self) -> frozenset:
+        return frozenset({self.marker, self.weights})
+
+    @property
+    def again(self) -> str:
+        return f"Save the {self.noun} again with labutils.{self.writer}."
+
+    def _json(self, folder: Path):
+        """What the folder's JSON file holds, or `error` if it is not text or not JSON."""
+        where = f"{shown(folder)}/{self.marker}"
+        try:
+            return json.loads((folder / self.marker).read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise self.error(f"{where} is not text (byte {e.start} is not UTF-8): the file is corrupt. "
+                             f"{self.again}") from e
+        except json.JSONDecodeError as e:
+            raise self.error(f"{where} is not valid JSON ({e}); the file is corrupt. {self.again}") from e
+
+    def read(self, folder: Path) -> dict:
+        """The folder's JSON, refused with the reason and the fix unless it is one `writer` wrote."""
+        if not (folder / self.marker).is_file():
+            if not os.path.lexists(folder):
+                raise self.error(f"{shown(folder)} does not exist; check the path, or save the {self.noun} there "
+                                 f"first with labutils.{self.writer}.")
+            raise self.error(f"{shown(folder)}: no {self.marker}; is this a folder written by labutils.{self.writer}?")
+        meta, where = self._json(folder), f"{shown(folder)}/{self.marker}"
+        if not isinstance(meta, dict):
+            raise self.error(f"{where} holds a JSON {type(meta).__name__}, not an object of {self.noun} fields: the "
+                             f"file is corrupt or was overwritten. {self.again}")
+        if meta.get("format") != self.format:
+            raise self.error(f"{where}: format {meta.get('format')!r}, expected {self.format!r}: labutils."
+                             f"{self.writer} did not write it (another library's {self.noun}?), or it was edited. "
+                             f"{self.again}")
+        if meta.get("format_version") != self.version:
+            raise self.error(f"{where}: format_version {meta.get('format_version')!r} is not {self.version}, the "
+                             f"version this labutils reads. Load it with the labutils that wrote it, or: {self.again}")
+        missing = [k for k in self.keys if k not in meta]
+        if missing:
+            why = " Without sha256 a changed or corrupt weights file would go unnoticed." if "sha256" in missing else ""
+            raise self.error(f"{where} lacks {missing}; every file labutils.{self.writer} writes has them, so this "
+                             f"one was edited or cut short.{why} {self.again}")
+        for key, kind in self.keys.items():
+            if not isinstance(meta[key], kind):
+                raise self.error(f"{where}: {key} is {meta[key]!r}, not a JSON {kind.__name__}; the file was "
+                                 f"edited or is corrupt. {self.again}")
+        labels = meta["label_names"]
+        if not labels or not all(isinstance(label, str) for label in labels):
+            problem = "are not all strings" if labels else "name no label"
+            raise self.error(f"{where}: label_names {labels!r} {problem}. {self.again}")
+        return meta
+
+    def read_config(self, folder) -> dict:
+        """The folder's checked JSON, once an interrupted save is finished (`recover`)."""
+        folder = Path(folder)
+        recover(folder, self)
+        return self.read(folder)
+
+    def is_complete(self, folder: Path) -> bool:
+        try:
+            return _sha256(folder / self.weights) == self.read(folder)["sha256"]
+        except (self.error, OSError):
+            return False
+
+    def not_ours(self, folder: Path) -> str | None:
+        try:
+            meta = self._json(folder)
+            found = (f"format {meta.get('format')!r}" if isinstance(meta, dict) else
+                     f"it holds a JSON {type(meta).__name__}")
+        except (self.error, OSError):
+            meta, found = None, "it is not readable JSON"
+        if isinstance(meta, dict) and meta.get("format") == self.format:
+            return None
+        return f"holds a {self.marker} that labutils did not write ({found}; another library's {self.noun}?)"
+
+    def save(self, folder, tensors: dict, meta: dict, subfolder: str) -> Path:
+        """Write `tensors`, then `meta` with the format and the weights' sha256, crash-safely to `folder`."""
+        from safetensors.torch import save_file
+        tensors = {k: v.to("cpu").contiguous().clone() for k, v in tensors.items()}
+        meta = {"format": self.format, "format_version": self.version, **meta}
+
+        def write(path: Path) -> None:  # the JSON last: it marks the copy complete
+            save_file(tensors, str(path / self.weights), metadata={"format": self.format})
+            _write_json(path / self.marker, {**meta, "sha256": _sha256(path / self.weights)})
+        return save_folder(Path(folder), self, write, subfolder)
+
+    def checked_weights(self, folder: Path, meta: dict, model: nn.Module, labels: list) -> dict:
+        """The folder's tensors, refused (naming the mismatch) unless `model` is the base it was saved from, with
+        `labels`, and the weights file matches its recorded sha256."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        facts = _model_facts(model)
+        # The fingerprint identifies the base when both sides have one; otherwise (older files) the name does.
+        base = "base_fingerprint" if meta.get("base_fingerprint") and facts["base_fingerprint"] else "base_model"
+        note = {"base_fingerprint": f" (the file's base is named {meta.get('base_model')!r}, this model "
+                                    f"{facts['base_model']!r}: their weights differ)",
+                "base_model": "" if meta.get("base_fingerprint") else " (the file records no base fingerprint, as "
+                              "files saved before labutils recorded one, so only the name is checked)"}
+        for key in ("model_type", "hidden_size", "num_hidden_layers", base):
+            if meta.get(key) != facts[key]:
+                raise self.error(f"{shown(folder)}: {key} mismatch: the {self.noun} was made for {key}="
+                                 f"{meta.get(key)!r}, this model has {key}={facts[key]!r}{note.get(key, '')}. "
+                                 "Load it into the base model it was trained on.")
+        if meta["label_names"] != labels:
+            raise self.error(f"{shown(folder)}: label_names mismatch: the file's head predicts {meta['label_names']}, "
+                             f"this model's head has {labels}. Load the base model with the file's labels.")
+        weights, where = folder / self.weights, f"{shown(folder)}/{self.weights}"
+        if not weights.is_file():
+            raise self.error(f"{shown(folder)}: {self.weights} is missing. {self.again}")
+        if _sha256(weights) != meta["sha256"]:
+            raise self.error(f"{where} does not match its recorded checksum: the file is corrupt or was changed. "
+                             f"{self.again}")
+        try:
+            return load_file(str(weights))
+        except (SafetensorError, OSError, RuntimeError) as e:
+            raise self.error(f"{where} cannot be read ({e}); the file is corrupt. {self.again}") from e
+
+    def copy_into(self, folder: Path, params: dict, tensors: dict) -> None:
+        """Copy `tensors` into the model's `params`, only once every name and shape matches."""
+        missing, unexpected = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
+        if missing or unexpected:
+            raise self.error(f"{shown(folder)}: tensors do not match this model ({len(missing)} missing, e.g. "
+                             f"{missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]}).")
+        for key, param in params.items():
+            if tuple(tensors[key].shape) != tuple(param.shape):
+                raise self.error(f"{shown(folder)}: tensor {key} has shape {tuple(tensors[key].shape)}, "
+                                 f"the model expects {tuple(param.shape)}.")
+        with torch.no_grad():
+            for key, param in params.items():
+                param.copy_(tensors[key].to(device=param.device, dtype=param.dtype))
 
 
-def _not_ours(folder: Path) -> str | None:
-    """Why a folder with an adapter_config.json is not a labutils adapter (None: it is one)."""
-    try:
-        meta = _read_json(folder)
-        found = f"format {meta.get('format')!r}" if isinstance(meta, dict) else f"it holds a JSON {type(meta).__name__}"
-    except (AdapterFileError, OSError):
-        meta, found = None, "it is not readable JSON"
-    if isinstance(meta, dict) and meta.get("format") == FORMAT:
-        return None
-    return f"holds a {CONFIG_FILE} that labutils did not write ({found}; a peft or other library's adapter?)"
-
-
-def _is_complete(folder: Path) -> bool:
-    """A loadable copy: its JSON passes the checks and its weights match the recorded sha256."""
-    try:
-        meta = _parse_config(folder)
-        return _sha256(folder / WEIGHTS_FILE) == meta["sha256"]
-    except (AdapterFileError, OSError):
-        return False
-
-
-ADAPTER_FOLDER = FolderKind(noun="adapter", files=frozenset({CONFIG_FILE, WEIGHTS_FILE}), marker=CONFIG_FILE,
-                            is_complete=_is_complete, not_ours=_not_ours, error=AdapterFileError)
+ADAPTER_FOLDER = SavedFolder(
+    noun="adapter", writer="save_adapter", marker=CONFIG_FILE, weights=WEIGHTS_FILE, format=FORMAT,
+    version=FORMAT_VERSION, error=AdapterFileError,
+    keys={"adapter_name": str, "task": str, "base_model": str, "model_type": str, "hidden_size": int,
+          "num_hidden_layers": int, "adapter": dict, "bottleneck": int, "label_names": list, "dtype": str,
+          "num_tensors": int, "sha256": str})
 
 
 def read_adapter_config(folder) -> dict:
     """The JSON side of an adapter folder, checked for format, version and every key."""
-    folder = Path(folder)
-    recover(folder, ADAPTER_FOLDER)
-    return _parse_config(folder)
+    return ADAPTER_FOLDER.read_config(folder)
 
 
 def read_adapter(folder) -> tuple:
@@ -147,21 +222,7 @@ def read_adapter(folder) -> tuple:
     try:
         return meta, AdapterConfig.from_dict(meta["adapter"])
     except (TypeError, ValueError) as e:
-        raise AdapterFileError(f"{shown(folder)}: the adapter config is invalid ({e}).") from e
-
-
-# saving, loading, sizes
-
-def _write_json(path: Path, meta: dict) -> None:
-    path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-
-
-def _write_adapter(folder: Path, tensors: dict, meta: dict, weights=WEIGHTS_FILE, config=CONFIG_FILE,
-                   fmt=FORMAT) -> None:
-    """The weights, then (last: it marks the folder complete) the JSON with their checksum."""
-    from safetensors.torch import save_file
-    save_file(tensors, str(folder / weights), metadata={"format": fmt})
-    _write_json(folder / config, {**meta, "sha256": _sha256(folder / weights)})
+        raise AdapterFileError(f"{shown(folder)}: the adapter config is invalid ({e}). {ADAPTER_FOLDER.again}") from e
 
 
 def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | None = None) -> Path:
@@ -170,91 +231,36 @@ def save_adapter(model: nn.Module, folder, name: str | None = None, task: str | 
     name = name or active_adapter(model)
     if name is None or name not in adapter_configs(model):
         raise KeyError(f"no adapter {name!r} to save; the model has {sorted(adapter_configs(model))}.")
-    folder = Path(folder)
-    if folder.name in ("", ".", ".."):
-        raise AdapterFileError(f"save_adapter needs a folder name of its own, not {str(folder)!r}; "
-                               f"e.g. {Path(folder, name)}.")
-    tensors = {k: v.to("cpu").contiguous().clone() for k, v in task_tensors(model, name).items()}
-    config = adapter_configs(model)[name]
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "adapter_name": name, "task": task or name,
-            **_model_facts(model), "adapter": config.to_dict(),
+    tensors, config = task_tensors(model, name), adapter_configs(model)[name]
+    meta = {"adapter_name": name, "task": task or name, **_model_facts(model), "adapter": config.to_dict(),
             "bottleneck": config.bottleneck_for(model.config.hidden_size),
             "label_names": adapter_label_names(model, name),
             "dtype": str(next(iter(tensors.values())).dtype).replace("torch.", ""), "num_tensors": len(tensors)}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    recover(folder, ADAPTER_FOLDER)
-    refuse_to_replace(folder, ADAPTER_FOLDER, writer="save_adapter", subfolder=name)
-    new = write_new_copy(folder, ADAPTER_FOLDER, lambda path: _write_adapter(path, tensors, meta))
-    swap_in(folder, new, ADAPTER_FOLDER)
-    return folder
+    return ADAPTER_FOLDER.save(folder, tensors, meta, subfolder=name)
 
 
 def load_adapter(model: nn.Module, folder, name: str | None = None, set_active: bool = True) -> dict:
     """Load an adapter folder into `model` (adding the adapter if it is not there yet)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
     folder = Path(folder)
     meta, config = read_adapter(folder)
-    facts = _model_facts(model)
-    # The fingerprint identifies the base when both sides have one; otherwise (older files) the name does.
-    fingerprinted = bool(meta.get("base_fingerprint") and facts["base_fingerprint"])
-    for key in ("model_type", "hidden_size", "num_hidden_layers", "base_fingerprint" if fingerprinted else "base_model"):
-        if meta.get(key) != facts[key]:
-            note = {"base_fingerprint": f" (the file's base is named {meta.get('base_model')!r}, this model "
-                                        f"{facts['base_model']!r}: their weights differ)",
-                    "base_model": "" if meta.get("base_fingerprint") else
-                                  " (the file records no base fingerprint, as files saved before labutils recorded one, so only the name is checked)"}
-            raise AdapterFileError(
-                f"{shown(folder)}: {key} mismatch: the adapter was made for {key}={meta.get(key)!r}, "
-                f"this model has {key}={facts[key]!r}{note.get(key, '')}. Load it into the base model it was trained on.")
-    labels = adapter_label_names(model, name or meta.get("adapter_name"))
-    if meta["label_names"] != labels:
-        raise AdapterFileError(
-            f"{shown(folder)}: label_names mismatch: the file's head predicts {meta['label_names']}, this model's "
-            f"head has {labels}. Load the base model with the file's labels.")
     file_name = meta["adapter_name"]
     name = name or file_name
+    tensors = ADAPTER_FOLDER.checked_weights(folder, meta, model, adapter_label_names(model, name))
     existing = adapter_configs(model).get(name)
-    for field_name, want in config.to_dict().items() if existing is not None else ():
-        if getattr(existing, field_name) != want:
-            raise AdapterFileError(
-                f"{shown(folder)}: {field_name} mismatch: the file has {field_name}={want!r}, the model's adapter "
-                f"{name!r} has {field_name}={getattr(existing, field_name)!r}. Load into a fresh model or under another name.")
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        raise AdapterFileError(f"{shown(folder)}: {WEIGHTS_FILE} is missing. {_AGAIN}")
-    if _sha256(weights) != meta["sha256"]:
-        raise AdapterFileError(f"{shown(folder)}/{WEIGHTS_FILE} does not match its recorded checksum: "
-                               "the file is corrupt or was changed; save the adapter again.")
-    try:
-        tensors = load_file(str(weights))
-    except (SafetensorError, OSError, RuntimeError) as e:
-        raise AdapterFileError(f"{shown(folder)}/{WEIGHTS_FILE} cannot be read ({e}); the file is corrupt.") from e
-
-    # Build the adapter, check every tensor against it, and roll back if anything is off.
-    created = existing is None
-    if created:
+    for field, want in config.to_dict().items() if existing is not None else ():
+        if getattr(existing, field) != want:
+            raise AdapterFileError(f"{shown(folder)}: {field} mismatch: the file has {field}={want!r}, the model's "
+                                   f"adapter {name!r} has {field}={getattr(existing, field)!r}. Load into a fresh "
+                                   "model or under another name.")
+    if existing is None:
         add_adapter(model, name, config, set_active=False)
+    renamed = {k.replace(f".adapters.{file_name}.", f".adapters.{name}."): v for k, v in tensors.items()}
     try:
-        expected = task_tensors(model, name)
-        renamed = {k.replace(f".adapters.{file_name}.", f".adapters.{name}."): v for k, v in tensors.items()}
-        missing = sorted(set(expected) - set(renamed))
-        unexpected = sorted(set(renamed) - set(expected))
-        if missing or unexpected:
-            raise AdapterFileError(
-                f"{shown(folder)}: tensors do not match this model ({len(missing)} missing, e.g. {missing[:2]}; "
-                f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}).")
-        for key, param in expected.items():
-            if tuple(renamed[key].shape) != tuple(param.shape):
-                raise AdapterFileError(f"{shown(folder)}: tensor {key} has shape {tuple(renamed[key].shape)}, "
-                                       f"the model expects {tuple(param.shape)}.")
+        ADAPTER_FOLDER.copy_into(folder, task_tensors(model, name), renamed)
     except AdapterFileError:
-        if created:
+        if existing is None:  # roll back the adapter made for it
             delete_adapter(model, name)
         raise
-    with torch.no_grad():
-        for key, param in expected.items():
-            param.copy_(renamed[key].to(device=param.device, dtype=param.dtype))
     if set_active:
         set_active_adapter(model, name)
     return meta

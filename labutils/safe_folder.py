@@ -1,7 +1,7 @@
 """Replacing a folder so that a crash or Ctrl-C never loses it, and never deleting what is not ours.
 
-A save writes `.<name>.new-*` beside the folder, moves the old one to `.<name>.old-*`, renames the
-new one in; `recover` puts the newest complete copy back after an interruption.
+`save_folder` writes `.<name>.new-*` beside the folder, moves the old one to `.<name>.old-*`, renames
+the new one in; `recover` puts the newest complete copy back after an interruption.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import re
 import secrets
 import shutil
 import warnings
-from dataclasses import dataclass
+from contextlib import suppress
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from .notebook import shown
 
@@ -24,15 +24,19 @@ class FolderError(ValueError):
     """A folder that will not be replaced, or a copy that could not be put back, with the reason."""
 
 
-@dataclass(frozen=True)
 class FolderKind:
-    """What one kind of folder (e.g. an adapter folder) holds, so that only such folders are replaced."""
-    noun: str                                     # "adapter": messages say "adapter folder"
-    files: frozenset                              # the files such a folder may hold
-    marker: str                                   # the file that says what the folder is, written last
-    is_complete: Callable[[Path], bool]           # a copy that loads
-    not_ours: Callable[[Path], Optional[str]]     # why a folder with `marker` is another kind, or None
-    error: type = FolderError                     # what to raise (a subclass of FolderError)
+    """What one kind of folder holds, so that only such folders are replaced (e.g. `labutils.io.SavedFolder`)."""
+    noun: str         # "adapter": messages say "adapter folder"
+    writer: str       # "save_adapter": the function that saves one, named in messages
+    files: frozenset  # the files such a folder may hold
+    marker: str       # the file that says what the folder is, written last
+    error: type       # what to raise (a subclass of FolderError)
+
+    def is_complete(self, folder: Path) -> bool:  # a copy that loads
+        raise NotImplementedError
+
+    def not_ours(self, folder: Path) -> str | None:  # why a folder holding `marker` is another kind, or None
+        raise NotImplementedError
 
 
 def _running_elsewhere(pid: int | None) -> bool:
@@ -44,7 +48,7 @@ def _running_elsewhere(pid: int | None) -> bool:
     except (ProcessLookupError, OverflowError):  # gone, or no pid at all
         return False
     except OSError:
-        return True  # it exists but belongs to another user
+        pass  # it exists but belongs to another user
     return True
 
 
@@ -61,28 +65,19 @@ def _leftovers(folder: Path) -> list[tuple[Path, str]]:
         if not m or path.is_symlink() or not path.is_dir():
             continue
         kind, pid, tail = m.groups()
-        if pid is None and kind == "old" and tail.isdigit():
+        if pid is None and kind == "old" and tail.isdigit():  # `.<name>.old-<pid>`, from earlier versions
             pid = tail
         if not _running_elsewhere(int(pid) if pid else None):
             found.append((path, "old" if kind == "old" else "new"))
     return found
 
 
-def _holds_only_its_files(folder: Path, kind: FolderKind) -> bool:
-    try:
-        return all(p.name in kind.files | HARMLESS_FILES and p.is_file() and not p.is_symlink()
-                   for p in folder.iterdir())
-    except OSError:
-        return False
-
-
-def remove_copy(folder: Path, kind: FolderKind) -> None:
+def _remove_copy(folder: Path, kind: FolderKind) -> None:
     """Remove a copy of our own (only `kind`'s files in it); what cannot be removed now goes next time."""
-    if folder.is_dir() and not folder.is_symlink() and _holds_only_its_files(folder, kind):
-        try:
+    with suppress(OSError):
+        if folder.is_dir() and not folder.is_symlink() and all(
+                p.name in kind.files | HARMLESS_FILES and p.is_file() and not p.is_symlink() for p in folder.iterdir()):
             shutil.rmtree(folder)
-        except OSError:
-            pass
 
 
 def recover(folder: Path, kind: FolderKind) -> None:
@@ -105,12 +100,16 @@ def recover(folder: Path, kind: FolderKind) -> None:
         leftovers = [entry for entry in leftovers if entry[0] != best]
     if kind.is_complete(folder):
         for path, _ in leftovers:
-            remove_copy(path, kind)
+            _remove_copy(path, kind)
 
 
-# refusing what is not ours
+def _listed(items: list, one: str, many: str) -> str:
+    """'3 adapter folders (a, b, c)'; '' for no items."""
+    listed = ", ".join(items[:5]) + (", ..." if len(items) > 5 else "")
+    return f"{len(items)} {one if len(items) == 1 else many} ({listed})" if items else ""
 
-def refuse_to_replace(folder: Path, kind: FolderKind, writer: str, subfolder: str) -> None:
+
+def _refuse_to_replace(folder: Path, kind: FolderKind, subfolder: str) -> None:
     """Raise `kind.error` unless `folder` is absent, empty, or a folder of this kind."""
     if not os.path.lexists(folder):
         return
@@ -118,8 +117,6 @@ def refuse_to_replace(folder: Path, kind: FolderKind, writer: str, subfolder: st
         elsewhere = f"{shown(folder)}/{subfolder}"
     else:
         elsewhere = shown(folder.with_name(subfolder if folder.name != subfolder else f"{subfolder}_{kind.noun}"))
-    fix = (f"Save the {kind.noun} to a folder of its own, e.g. {elsewhere}, or move or delete "
-           f"{shown(folder)} yourself if nothing in it is needed.")
     if folder.is_symlink():
         problem = f"is a symbolic link to {os.readlink(folder)}"
     elif not folder.is_dir():
@@ -127,50 +124,26 @@ def refuse_to_replace(folder: Path, kind: FolderKind, writer: str, subfolder: st
     else:
         entries = sorted(os.listdir(folder))
         other = [e for e in entries if e not in kind.files | HARMLESS_FILES]
-        if other:
-            problem = "holds " + _describe(folder, other, kind)
+        ours = [e for e in other if (folder / e / kind.marker).is_file()]
+        present = sorted(set(entries) & kind.files)
+        if other:  # say what replacing would delete
+            parts = (_listed(ours, f"{kind.noun} folder", f"{kind.noun} folders"),
+                     _listed([e for e in other if e not in ours], "other entry", "other entries"))
+            problem = "holds " + " and ".join(part for part in parts if part)
+        elif not present:
+            return  # an empty folder
         elif kind.marker not in entries:
-            if not set(entries) & kind.files:
-                return  # an empty folder
-            present = ", ".join(sorted(set(entries) & kind.files))
-            problem = f"holds {present} but no {kind.marker}, so it is not recognisably a labutils {kind.noun}"
+            problem = (f"holds {', '.join(present)} but no {kind.marker}, so it is not recognisably "
+                       f"a labutils {kind.noun}")
         elif not (folder / kind.marker).is_file():
             problem = f"has a {kind.marker} that is not a file"
         else:
             problem = kind.not_ours(folder)
             if problem is None:
                 return
-    raise kind.error(f"{writer} will not replace {shown(folder)}: it {problem}. {fix}")
-
-
-def _describe(folder: Path, names: list[str], kind: FolderKind) -> str:
-    """'3 adapter folders (a, b, c) and 1 other entry (notes.txt)': what replacing would delete."""
-    ours = [n for n in names if (folder / n / kind.marker).is_file()]
-    rest = [n for n in names if n not in ours]
-
-    def part(items, one, many):
-        listed = ", ".join(items[:5]) + (", ..." if len(items) > 5 else "")
-        return f"{len(items)} {one if len(items) == 1 else many} ({listed})"
-    parts = ([part(ours, f"{kind.noun} folder", f"{kind.noun} folders")] if ours else []) + \
-            ([part(rest, "other entry", "other entries")] if rest else [])
-    return " and ".join(parts)
-
-
-# replacing
-
-def write_new_copy(folder: Path, kind: FolderKind, write: Callable[[Path], None]) -> Path:
-    """`write(new)` the complete folder into `.<name>.new-<pid>-<random>` beside `folder`; removed if cut short."""
-    new = folder.with_name(f".{folder.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
-    new.mkdir()
-    try:
-        write(new)
-        for path in new.iterdir():  # on disk before a rename can make the copy the folder
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-    except BaseException:
-        remove_copy(new, kind)  # incomplete: nothing in it can be loaded
-        raise
-    return new
+    raise kind.error(f"{kind.writer} will not replace {shown(folder)}: it {problem}. Save the {kind.noun} to a "
+                     f"folder of its own, e.g. {elsewhere}, or move or delete {shown(folder)} yourself if nothing "
+                     "in it is needed.")
 
 
 def _commit(folder: Path, new: Path, old: Path) -> None:
@@ -182,32 +155,25 @@ def _commit(folder: Path, new: Path, old: Path) -> None:
     os.replace(new, folder)
 
 
-def _roll_back(folder: Path, new: Path, old: Path, kind: FolderKind) -> None:
-    """After a failed swap, put the previous folder back; drop the new copy only once that worked."""
-    try:
-        if not os.path.lexists(folder) and old.exists():
-            os.replace(old, folder)
-    except OSError:
-        return  # both complete copies stay beside the name; the next load or save puts one back
-    if not old.exists():
-        remove_copy(new, kind)
-
-
-def swap_in(folder: Path, new: Path, kind: FolderKind) -> None:
+def _swap_in(folder: Path, new: Path, kind: FolderKind) -> None:
     """Put the complete copy `new` at `folder`: either it or the previous folder ends up there."""
     old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         _commit(folder, new, old)
     except KeyboardInterrupt:
         # The new copy is complete and was asked for: finish the swap (two renames), then stop.
-        try:
+        with suppress(OSError):  # else left beside the name; the next load or save puts the newest copy back
             _commit(folder, new, old)
-            remove_copy(old, kind)
-        except OSError:
-            pass  # left beside the name; the next load or save puts the newest complete copy back
+            _remove_copy(old, kind)
         raise
     except BaseException:
-        _roll_back(folder, new, old, kind)
+        # Put the previous folder back, and drop the new copy only once that worked; if the rename fails,
+        # both complete copies stay beside the name and the next load or save puts one back.
+        with suppress(OSError):
+            if not os.path.lexists(folder) and old.exists():
+                os.replace(old, folder)
+            if not old.exists():
+                _remove_copy(new, kind)
         raise
     if old.exists():
         try:
@@ -215,4 +181,26 @@ def swap_in(folder: Path, new: Path, kind: FolderKind) -> None:
         except OSError as e:
             warnings.warn(f"Saved {shown(folder)}, but its previous copy {old.name} beside it could not be removed "
                           f"({e}); the next save or load of this {kind.noun} removes it, or delete it yourself.",
-                          stacklevel=3)
+                          stacklevel=5)
+
+
+def save_folder(folder: Path, kind: FolderKind, write: Callable[[Path], None], subfolder: str) -> Path:
+    """`write(path)` a complete copy beside `folder` and swap it in, unless `folder` holds what is not `kind`'s."""
+    if folder.name in ("", ".", ".."):
+        raise kind.error(f"{kind.writer} needs a folder name of its own, not {str(folder)!r}; "
+                         f"e.g. {Path(folder, subfolder)}.")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    recover(folder, kind)
+    _refuse_to_replace(folder, kind, subfolder)
+    new = folder.with_name(f".{folder.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    new.mkdir()
+    try:
+        write(new)
+        for path in new.iterdir():  # on disk before a rename can make the copy the folder
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    except BaseException:
+        _remove_copy(new, kind)  # incomplete: nothing in it can be loaded
+        raise
+    _swap_in(folder, new, kind)
+    return folder

@@ -186,7 +186,7 @@ def test_the_steps_are_as_the_failure_tests_assume(tmp_path, monkeypatch, models
 def _invariant_holds(folder):
     """The name holds a complete adapter, or a complete copy waits beside it."""
     beside = [p for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}.")]
-    return IO._is_complete(folder) or any(IO._is_complete(p) for p in beside)
+    return IO.ADAPTER_FOLDER.is_complete(folder) or any(IO.ADAPTER_FOLDER.is_complete(p) for p in beside)
 
 
 # (exception, persistent) -> what a load finds after a failure at each step. An error undoes the save
@@ -288,7 +288,7 @@ def test_leftovers_stay_while_the_name_is_not_complete(tmp_path, models):
     weights.write_bytes(bytes(data))
     with pytest.raises(IO.AdapterFileError, match="checksum"):
         IO.load_adapter(make_tiny_model(), folder)
-    assert IO._is_complete(tmp_path / ".a.old-4194999-abcd1234")  # the only good copy is kept
+    assert IO.ADAPTER_FOLDER.is_complete(tmp_path / ".a.old-4194999-abcd1234")  # the only good copy is kept
 
 
 def test_a_copy_a_running_process_is_writing_is_left_alone(tmp_path, models):
