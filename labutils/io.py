@@ -25,8 +25,6 @@ from .notebook import shown
 from .safe_folder import FolderError, FolderKind, recover, save_folder
 from .switching import adapter_label_names, set_active_adapter, task_tensors
 
-FORMAT = "labutils-adapter"
-FORMAT_VERSION = 1
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 
@@ -59,7 +57,7 @@ def _write_json(path: Path, meta: dict) -> None:
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SavedFolder(FolderKind):
     """A folder format: the JSON `marker` (written last) and the safetensors `weights`, their sha256 in the JSON."""
     noun: str
@@ -165,10 +163,9 @@ class SavedFolder(FolderKind):
         facts = _model_facts(model)
         # The fingerprint identifies the base when both sides have one; otherwise (older files) the name does.
         base = "base_fingerprint" if meta.get("base_fingerprint") and facts["base_fingerprint"] else "base_model"
-        note = {"base_fingerprint": f" (the file's base is named {meta.get('base_model')!r}, this model "
-                                    f"{facts['base_model']!r}: their weights differ)",
-                "base_model": "" if meta.get("base_fingerprint") else " (the file records no base fingerprint, as "
-                              "files saved before labutils recorded one, so only the name is checked)"}
+        note = {"base_fingerprint": f" (named {meta.get('base_model')!r} and {facts['base_model']!r}: their weights "
+                                    "differ)",
+                "base_model": " (the file or the model records no base fingerprint, so only the name is checked)"}
         for key in ("model_type", "hidden_size", "num_hidden_layers", base):
             if meta.get(key) != facts[key]:
                 raise self.error(f"{shown(folder)}: {key} mismatch: the {self.noun} was made for {key}="
@@ -191,21 +188,19 @@ class SavedFolder(FolderKind):
     def copy_into(self, folder: Path, params: dict, tensors: dict) -> None:
         """Copy `tensors` into the model's `params`, only once every name and shape matches."""
         missing, unexpected = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
-        if missing or unexpected:
+        reshaped = sorted(k for k in set(params) & set(tensors) if tuple(tensors[k].shape) != tuple(params[k].shape))
+        if missing or unexpected or reshaped:
             raise self.error(f"{shown(folder)}: tensors do not match this model ({len(missing)} missing, e.g. "
-                             f"{missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]}).")
-        for key, param in params.items():
-            if tuple(tensors[key].shape) != tuple(param.shape):
-                raise self.error(f"{shown(folder)}: tensor {key} has shape {tuple(tensors[key].shape)}, "
-                                 f"the model expects {tuple(param.shape)}.")
+                             f"{missing[:2]}; {len(unexpected)} unexpected, e.g. {unexpected[:2]}; {len(reshaped)} "
+                             f"of another shape, e.g. {reshaped[:2]}).")
         with torch.no_grad():
             for key, param in params.items():
                 param.copy_(tensors[key].to(device=param.device, dtype=param.dtype))
 
 
 ADAPTER_FOLDER = SavedFolder(
-    noun="adapter", writer="save_adapter", marker=CONFIG_FILE, weights=WEIGHTS_FILE, format=FORMAT,
-    version=FORMAT_VERSION, error=AdapterFileError,
+    noun="adapter", writer="save_adapter", marker=CONFIG_FILE, weights=WEIGHTS_FILE, format="labutils-adapter",
+    version=1, error=AdapterFileError,
     keys={"adapter_name": str, "task": str, "base_model": str, "model_type": str, "hidden_size": int,
           "num_hidden_layers": int, "adapter": dict, "bottleneck": int, "label_names": list, "dtype": str,
           "num_tensors": int, "sha256": str})

@@ -113,10 +113,8 @@ def _refuse_to_replace(folder: Path, kind: FolderKind, subfolder: str) -> None:
     """Raise `kind.error` unless `folder` is absent, empty, or a folder of this kind."""
     if not os.path.lexists(folder):
         return
-    if folder.is_dir():
-        elsewhere = f"{shown(folder)}/{subfolder}"
-    else:
-        elsewhere = shown(folder.with_name(subfolder if folder.name != subfolder else f"{subfolder}_{kind.noun}"))
+    elsewhere = (f"{shown(folder)}/{subfolder}" if folder.is_dir() else
+                 shown(folder.with_name(subfolder if folder.name != subfolder else f"{subfolder}_{kind.noun}")))
     if folder.is_symlink():
         problem = f"is a symbolic link to {os.readlink(folder)}"
     elif not folder.is_dir():
