@@ -156,8 +156,7 @@ class SavedFolder(FolderKind):
         return save_folder(Path(folder), self, write, subfolder)
 
     def checked_weights(self, folder: Path, meta: dict, model: nn.Module, labels: list) -> dict:
-        """The folder's tensors, refused (naming the mismatch) unless `model` is the base it was saved from, with
-        `labels`, and the weights file matches its recorded sha256."""
+        """The folder's tensors, once `model` (with `labels`) is its base and the weights match their sha256."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         facts = _model_facts(model)
