@@ -50,7 +50,7 @@ def install_requirements(requirements: str | Path = REQUIREMENTS) -> str:
 def outputs_to_drive(drive_root: str | Path = DRIVE_ROOT) -> str:
     """Point LAB_OUTPUT_DIR at Drive: the lab's own outputs/ when the lab lives on Drive, else
     MyDrive/adapter-layers-lab/outputs. Moves and deletes nothing; a folder already set is kept."""
-    if not (Path(drive_root) / "MyDrive").is_dir():  # mounted already: a second mount only asks again
+    if not (Path(drive_root) / "MyDrive").is_dir():  # unless mounted already: a second mount only asks again
         from google.colab import drive
         drive.mount(str(drive_root))
     root = Path(drive_root).resolve()

@@ -137,8 +137,7 @@ def model_fingerprint(model, skip=()) -> str:
 
 
 def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
-    """A sequence classifier (fresh head) and its tokenizer, with the load report kept quiet.
-    One label name (STS-B's `("similarity",)`) gives a regression head: one output, MSE loss.
+    """A sequence classifier (fresh head; one label name: a regression head) and its tokenizer, loaded quietly.
     float32 unless `dtype`: transformers 5 would keep a half-precision checkpoint's dtype."""
     import torch
     from transformers import AutoModelForSequenceClassification

@@ -104,8 +104,7 @@ def show_text_table(frame) -> None:
 
 
 def plain(value, where: str = "results", nan_as_null: bool = True):
-    """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None.
-    NaN and infinity become null unless `nan_as_null=False`; anything else raises a TypeError naming `where`."""
+    """`value` as plain JSON data (keys as text; NaN and infinity as null unless `nan_as_null=False`)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # Its own to_dict wins: AdapterConfig's leaves out fields at the defaults they had before they
         # existed (Compacter's), so run keys and saved files stay as they were.
