@@ -12,13 +12,7 @@ from pathlib import Path
 
 OUTPUT_ENV = "LAB_OUTPUT_DIR"  # labutils.notebook.OUTPUT_ENV
 DRIVE_ROOT = "/content/drive"
-DRIVE_OUTPUTS = "MyDrive/adapter-layers-lab/outputs"  # under DRIVE_ROOT, when the lab itself is not on Drive
 REQUIREMENTS = "requirements-colab.txt"
-RESTART = "restart the runtime (Runtime > Restart session) and re-run this cell"
-
-
-def on_colab() -> bool:
-    return "google.colab" in sys.modules
 
 
 def pinned_transformers(requirements: str | Path = REQUIREMENTS) -> str:
@@ -49,25 +43,20 @@ def install_requirements(requirements: str | Path = REQUIREMENTS) -> str:
     loaded = sys.modules.get("transformers")
     if loaded is not None and getattr(loaded, "__version__", None) != want:
         raise RuntimeError(f"{done}, but transformers {getattr(loaded, '__version__', '?')} was imported "
-                           f"before: {RESTART}.")
+                           "before: restart the runtime (Runtime > Restart session) and re-run this cell.")
     return done
-
-
-def mount_drive(drive_root: str | Path = DRIVE_ROOT) -> Path:
-    """Mount Google Drive at `drive_root` unless it is there already (a second mount only asks again)."""
-    if not (Path(drive_root) / "MyDrive").is_dir():
-        from google.colab import drive
-        drive.mount(str(drive_root))
-    return Path(drive_root)
 
 
 def outputs_to_drive(drive_root: str | Path = DRIVE_ROOT) -> str:
     """Point LAB_OUTPUT_DIR at Drive: the lab's own outputs/ when the lab lives on Drive, else
     MyDrive/adapter-layers-lab/outputs. Moves and deletes nothing; a folder already set is kept."""
-    root = mount_drive(drive_root).resolve()
+    if not (Path(drive_root) / "MyDrive").is_dir():  # unless mounted already: a second mount only asks again
+        from google.colab import drive
+        drive.mount(str(drive_root))
+    root = Path(drive_root).resolve()
     local = Path("outputs").resolve()
     on_drive = Path.cwd().resolve().is_relative_to(root)
-    target = local if on_drive else root / DRIVE_OUTPUTS
+    target = local if on_drive else root / "MyDrive/adapter-layers-lab/outputs"
     chosen = os.environ.get(OUTPUT_ENV)
     if chosen and Path(chosen).resolve() != target:
         return f"outputs go to {chosen} (LAB_OUTPUT_DIR, already set: kept)"
@@ -83,9 +72,8 @@ def setup(keep_outputs_on_drive: bool = True, *, drive_root: str | Path = DRIVE_
           requirements: str | Path = REQUIREMENTS) -> None:
     """On Colab: install what Colab lacks (once) and, if asked, keep outputs/ on Google Drive.
     Run it from the lab's folder, before any other lab cell. Elsewhere: nothing."""
-    if not on_colab():
+    if "google.colab" not in sys.modules:
         return
     print(f"Colab: lab folder {Path.cwd()}; {install_requirements(requirements)}.")
     if keep_outputs_on_drive:
         print(f"Colab: {outputs_to_drive(drive_root)}.")
-

@@ -7,59 +7,42 @@ import time
 
 import torch
 
-
-DEVICES = ("cpu", "cuda", "mps")
-
-
-def _mps_available() -> bool:
-    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+MISSING = {  # LAB_DEVICE names a device this machine lacks: why
+    "cuda": "torch sees no CUDA GPU here (no GPU, no driver, or a CPU-only torch build)",
+    "mps": "Apple's MPS backend is not available here (it needs an Apple-silicon Mac and a torch build with MPS)"}
 
 
-def _forced_device(value: str) -> str:
-    """LAB_DEVICE, checked: a known name (any case) of a device this machine has."""
+def pick_device() -> str:
+    """'cuda', 'mps' or 'cpu', best first; LAB_DEVICE overrides (checked: a device this machine has, any case)."""
+    value = os.environ.get("LAB_DEVICE", "")
     name = value.strip().lower()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    available = {"cuda": torch.cuda.is_available(), "mps": mps, "cpu": True}  # best first
+    if not name:
+        return next(device for device, there in available.items() if there)
     if name.startswith("cuda:"):
         raise ValueError(
             f"LAB_DEVICE={value!r}: the lab trains on one device named 'cuda'. To choose GPU "
             f"{name[5:]}, set CUDA_VISIBLE_DEVICES={name[5:]} and LAB_DEVICE=cuda.")
-    if name not in DEVICES:
+    if name not in available:
         raise ValueError(f"LAB_DEVICE={value!r} is not a device the lab knows; set it to one of "
-                         f"{', '.join(DEVICES)}, or unset it to pick the best one available.")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            "LAB_DEVICE=cuda, but torch sees no CUDA GPU here (no GPU, no driver, or a CPU-only torch build). "
-            "Set LAB_DEVICE=cpu, or unset it to pick the best device available.")
-    if name == "mps" and not _mps_available():
-        raise RuntimeError(
-            "LAB_DEVICE=mps, but Apple's MPS backend is not available here (it needs an Apple-silicon Mac "
-            "and a torch build with MPS). Set LAB_DEVICE=cpu, or unset it to pick the best device available.")
+                         f"{', '.join(sorted(available))}, or unset it to pick the best one available.")
+    if not available[name]:
+        raise RuntimeError(f"LAB_DEVICE={name}, but {MISSING[name]}. "
+                           "Set LAB_DEVICE=cpu, or unset it to pick the best device available.")
     return name
 
 
-def pick_device() -> str:
-    """'cuda', 'mps' or 'cpu', best first; LAB_DEVICE overrides (checked: `_forced_device`)."""
-    forced = os.environ.get("LAB_DEVICE", "")
-    if forced.strip():
-        return _forced_device(forced)
-    if torch.cuda.is_available():
-        return "cuda"
-    if _mps_available():
-        return "mps"
-    return "cpu"
-
-
 def pick_precision(device: str) -> str:
-    """bf16 on GPUs that compute in it natively (Ampere, compute capability 8.0, and later),
-    fp16 with loss scaling on older CUDA GPUs, fp32 elsewhere. By compute capability: a T4 says
-    `is_bf16_supported()` but only emulates bf16, far slower than its fp16."""
+    """bf16 on GPUs that compute in it natively (compute capability 8.0, Ampere, and later), fp16 with loss
+    scaling on older CUDA GPUs, fp32 elsewhere. Not `is_bf16_supported()`: a T4 says yes but only emulates bf16."""
     if device.startswith("cuda"):
-        index = torch.device(device).index or 0
-        major, _minor = torch.cuda.get_device_capability(index)
-        return "bf16" if major >= 8 else "fp16"
+        return "bf16" if torch.cuda.get_device_capability(torch.device(device).index or 0)[0] >= 8 else "fp16"
     return "fp32"
 
 
 def device_summary(device: str) -> str:
+    """The device's name as a student would say it."""
     if device == "cuda":
         return torch.cuda.get_device_name(0)
     if device == "mps":
@@ -69,7 +52,7 @@ def device_summary(device: str) -> str:
 
 
 class PeakMemory:
-    """Peak memory of the code inside a `with` block, in MiB."""
+    """Peak memory of the code inside a `with` block, in MiB (CUDA's allocator, else the process's RSS sampled)."""
 
     def __init__(self, device: str):
         self.device = device
@@ -83,8 +66,7 @@ class PeakMemory:
         else:
             import psutil
             self._proc = psutil.Process()
-            self._start = self._proc.memory_info().rss
-            self._peak = self._start
+            self._start = self._peak = self._proc.memory_info().rss
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()

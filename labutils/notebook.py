@@ -63,7 +63,6 @@ def shown(path) -> str:
 def hardware() -> dict:
     """What this run ran on, for results files and README tables."""
     import torch
-
     from .device import device_summary, pick_device
     device = pick_device()
     return {"device": device, "device_name": device_summary(device), "torch": torch.__version__,
@@ -105,13 +104,12 @@ def show_text_table(frame) -> None:
 
 
 def plain(value, where: str = "results", nan_as_null: bool = True):
-    """`value` as plain JSON data: dicts (keys as text), lists, numbers, text, booleans and None.
-    NaN and infinity become null unless `nan_as_null=False`; anything else raises a TypeError naming `where`."""
+    """`value` as plain JSON data (keys as text; NaN and infinity as null unless `nan_as_null=False`)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # A dataclass's own to_dict wins: AdapterConfig's leaves out fields at the defaults they had
-        # before they existed (Compacter's), so run keys and saved files stay as they were.
-        as_dict = value.to_dict() if callable(getattr(value, "to_dict", None)) else dataclasses.asdict(value)
-        return plain(as_dict, where, nan_as_null)
+        # Its own to_dict wins: AdapterConfig's leaves out fields at the defaults they had before they
+        # existed (Compacter's), so run keys and saved files stay as they were.
+        return plain(value.to_dict() if callable(getattr(value, "to_dict", None)) else dataclasses.asdict(value),
+                     where, nan_as_null)
     if isinstance(value, dict):
         return {str(k): plain(v, f"{where}[{k!r}]", nan_as_null) for k, v in value.items()}
     if isinstance(value, (list, tuple, range)):

@@ -5,28 +5,26 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
-PROFILE_ENV = "LAB_PROFILE"
-
 
 @dataclass(frozen=True)
 class Profile:
     """Sizes and recipes for one profile."""
     name: str
-    train_rows: Optional[int] = field(default=None, metadata={"help": "Training examples (None: all)."})
-    eval_rows: Optional[int] = field(default=None, metadata={"help": "Dev examples (None: all)."})
-    max_length: int = field(default=128, metadata={"help": "Tokens per pair after truncation."})
-    batch_size: int = field(default=32, metadata={"help": "Examples per training step (the paper: 32)."})
-    adapter_epochs: float = field(default=10, metadata={"help": "Epochs for adapter training."})
-    adapter_lr: float = field(default=2e-3, metadata={"help": "Learning rate for adapters (Houlsby et al. swept {3e-5, 3e-4, 3e-3} on GLUE with BERT-Large)."})
-    full_epochs: float = field(default=5, metadata={"help": "Epochs for full fine-tuning."})
-    full_lr: float = field(default=5e-5, metadata={"help": "Learning rate for full fine-tuning."})
-    reduction_factor: int = field(default=16, metadata={"help": "d / m for the default adapter."})
-    seeds: tuple = field(default=(0,), metadata={"help": "Seeds for runs that report a spread."})
-    task_train_rows: Optional[int] = field(default=2000, metadata={"help": "03: training rows for each extra task (SST-2, RTE)."})
-    task_epochs: float = field(default=3, metadata={"help": "03: adapter epochs for each extra task."})
-    # Notebooks 04 and 05 train dozens of runs; their budget is `labutils.sweeps.Budget`, whose
-    # defaults are the full lab's. A profile names only the fields it changes.
-    sweep: dict = field(default_factory=dict, metadata={"help": "04/05: fields of labutils.sweeps.Budget that differ from its defaults (the full run)."})
+    train_rows: Optional[int] = None  # training examples (None: all)
+    eval_rows: Optional[int] = None  # dev examples (None: all)
+    max_length: int = 128  # tokens per pair after truncation
+    batch_size: int = 32  # examples per training step (the paper: 32)
+    adapter_epochs: float = 10
+    adapter_lr: float = 2e-3  # Houlsby et al. swept {3e-5, 3e-4, 3e-3} on GLUE with BERT-Large
+    full_epochs: float = 5  # full fine-tuning
+    full_lr: float = 5e-5
+    reduction_factor: int = 16  # d / m for the default adapter
+    seeds: tuple = (0,)  # seeds for runs that report a spread
+    task_train_rows: Optional[int] = 2000  # 03: training rows for each extra task (SST-2, RTE)
+    task_epochs: float = 3  # 03: adapter epochs for each extra task
+    # 04 and 05 train dozens of runs; their budget is `labutils.sweeps.Budget`, whose defaults are the
+    # full lab's. A profile names only the Budget fields it changes.
+    sweep: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,8 +41,8 @@ PROFILES = {
 
 def get_profile(name: Optional[str] = None, **overrides) -> Profile:
     """The named profile (default: LAB_PROFILE, else 'full'), with optional field overrides."""
-    name = (name or os.environ.get(PROFILE_ENV) or "full").strip().lower()
+    name = (name or os.environ.get("LAB_PROFILE") or "full").strip().lower()
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r} (from {PROFILE_ENV} or the parameters cell); "
+        raise ValueError(f"unknown profile {name!r} (from LAB_PROFILE or the parameters cell); "
                          f"choose one of {sorted(PROFILES)}.")
     return replace(PROFILES[name], **overrides) if overrides else PROFILES[name]

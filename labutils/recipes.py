@@ -13,8 +13,7 @@ from .train import set_seed, train, training_arguments
 
 def adapter_model(choice: ModelChoice, label_names, name: str, config: AdapterConfig,
                   train_pooler: bool | None = None):
-    """A fresh pretrained model with adapter `name` inserted and the base frozen as in the paper.
-    Seed first (`set_seed`): the head and adapters draw from it."""
+    """A fresh pretrained model with adapter `name` and the base frozen as in the paper (seed first: `set_seed`)."""
     model, tokenizer = load_base_model(choice, list(label_names))
     add_adapter(model, name, config)
     freeze_for_adapters(model, train_pooler=train_pooler)
@@ -28,10 +27,8 @@ def saved_adapter_matches(folder, choice: ModelChoice, config: AdapterConfig) ->
     except AdapterFileError:
         return False
     if meta.get("base_fingerprint"):  # what the base is; a name can be shared by two models
-        same_base = meta["base_fingerprint"] == base_fingerprint(choice)
-    else:
-        same_base = meta["base_model"] == choice.display_name
-    return same_base and meta["adapter"] == config.to_dict()
+        return meta["base_fingerprint"] == base_fingerprint(choice) and meta["adapter"] == config.to_dict()
+    return meta["base_model"] == choice.display_name and meta["adapter"] == config.to_dict()
 
 
 def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: AdapterConfig, train_rows, eval_rows,
