@@ -18,8 +18,7 @@ from .hub import hub_reachable
 DATA_DIR_ENV = "LAB_DATA_DIR"
 # The folder the Makefile uses (LAB_DATA_DIR ?= ../shared/data/glue), relative to the lab's folder.
 SHARED_GLUE = Path("..") / "shared" / "data" / "glue"
-# The lab's folder: the one that holds labutils/.
-LAB_ROOT = Path(__file__).resolve().parent.parent
+LAB_ROOT = Path(__file__).resolve().parent.parent  # the lab's folder: the one that holds labutils/
 RESTORE_HINT = "copy the file again from the GLUE release"
 
 

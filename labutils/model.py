@@ -51,8 +51,7 @@ def add_adapter(model: nn.Module, name: str = "default", config: Optional[Adapte
 
 
 def delete_adapter(model: nn.Module, name: str) -> None:
-    """Remove adapter `name` with its LayerNorms and head; sublayers left without adapters get
-    their original module back. Deleting the active one leaves the plain base model running."""
+    """Remove adapter `name` with its LayerNorms and head (the active one: the plain base runs again)."""
     if name not in adapter_configs(model):
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(adapter_configs(model))}.")
     if active_adapter(model) == name:

@@ -126,8 +126,7 @@ def drop_task_layers(model: nn.Module, name: str) -> None:
 
 
 def task_tensors(model: nn.Module, name: Optional[str]) -> dict:
-    """The tensors of adapter `name`: its adapter weights, LayerNorms and head (live while it is
-    active, stored otherwise). Writing into them in place changes that task only."""
+    """Adapter `name`'s adapter weights, LayerNorms and head (live or stored); writing into them changes only it."""
     owned = None if name == active_adapter(model) else _stored_task_layers(model).get(name)
     out = {}
     for pname, param in model.named_parameters():
@@ -185,6 +184,5 @@ def adapter_modules_only(model: nn.Module, name: Optional[str]):
 
 
 def adapters_disabled(model: nn.Module):
-    """Within the block the adapter modules are off (the active task's LayerNorms and head stay).
-    Nothing is copied, so timing it times the base architecture."""
+    """Within the block the adapter modules are off; nothing is copied, so timing it times the base architecture."""
     return adapter_modules_only(model, None)

@@ -33,8 +33,7 @@ def classification_metrics(labels, predictions) -> dict:
 
 
 def regression_metrics(labels, predictions) -> dict:
-    """Pearson and Spearman correlation with the gold scores (GLUE's STS-B metrics); NaN when either
-    side is constant: undefined, where 0.0 would pass for a model that ranks pairs at random."""
+    """Pearson and Spearman (GLUE's STS-B metrics); NaN, not a random ranker's 0.0, when either side is constant."""
     labels = np.asarray(labels, dtype=np.float64).ravel()
     predictions = np.asarray(predictions, dtype=np.float64).ravel()
     if len(labels) < 2 or not (np.ptp(labels) > 0 and np.ptp(predictions) > 0):
@@ -71,8 +70,7 @@ class TrainResult:
 
 
 class TrainingDiverged(RuntimeError):
-    """Training blew up (a non-finite or exploding loss, non-finite weights, a score head predicting one
-    score for every pair). Raised so that no cache stores the run and no table shows its numbers."""
+    """Training blew up (loss or weights non-finite or exploding, one score for every pair): nothing keeps the run."""
 
 
 # Uniform guessing among k labels costs ln k, where training starts; ten times that (6.9 nats for
