@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,7 @@ from .hub import hub_reachable
 DATA_DIR_ENV = "LAB_DATA_DIR"
 # The folder the Makefile uses (LAB_DATA_DIR ?= ../shared/data/glue), relative to the lab's folder.
 SHARED_GLUE = Path("..") / "shared" / "data" / "glue"
-# The lab's folder: the one that holds labutils/.
-LAB_ROOT = Path(__file__).resolve().parent.parent
+LAB_ROOT = Path(__file__).resolve().parent.parent  # the lab's folder: the one that holds labutils/
 RESTORE_HINT = "copy the file again from the GLUE release"
 
 
@@ -37,41 +37,27 @@ class TaskSpec:
     score_range: Optional[tuple] = None  # (low, high) for a regression task: the label is a float score
 
     @property
-    def n_fields(self) -> int:
-        return len(self.columns)
-
-    @property
     def regression(self) -> bool:
         return self.score_range is not None
 
-    def label_id(self, value: str):
-        """The label id of a label as written in the TSV (a regression task: the float score);
-        ValueError naming the allowed values."""
-        value = value.strip()
-        if self.regression:
-            return self.score(value)
-        if value in self.label_values:
-            return self.label_values.index(value)
-        allowed = " or ".join(f"{v} ({n})" for v, n in zip(self.label_values, self.label_names))
-        raise ValueError(
-            f"label {value!r} in column {self.columns[self.label_field]!r} is not a {self.name} label; "
-            f"expected {allowed}")
-
-    def score(self, value: str) -> float:
-        low, high = self.score_range
-        try:
-            score = float(value)
-        except ValueError:
-            score = None
-        if score is None or not low <= score <= high:  # also refuses nan and inf
-            raise ValueError(f"score {value!r} in column {self.columns[self.label_field]!r} is not a {self.name} "
-                             f"score; expected a number from {low:g} to {high:g}")
-        return score
-
     def parse(self, fields: list) -> dict:
-        """One line's fields -> the Hub's text columns and label id."""
+        """One line's fields -> the Hub's text columns and label id (a regression task: the float score)."""
         row = {c: fields[i] for c, i in zip(self.text_columns, self.text_fields)}
-        row["label"] = self.label_id(fields[self.label_field])
+        value, column = fields[self.label_field].strip(), self.columns[self.label_field]
+        if self.regression:
+            low, high = self.score_range
+            try:
+                row["label"] = float(value)
+            except ValueError:
+                row["label"] = math.nan
+            if not low <= row["label"] <= high:  # also refuses nan and inf
+                raise ValueError(f"score {value!r} in column {column!r} is not a {self.name} score; "
+                                 f"expected a number from {low:g} to {high:g}")
+        elif value in self.label_values:
+            row["label"] = self.label_values.index(value)
+        else:
+            allowed = " or ".join(f"{v} ({n})" for v, n in zip(self.label_values, self.label_names))
+            raise ValueError(f"label {value!r} in column {column!r} is not a {self.name} label; expected {allowed}")
         return row
 
 
@@ -99,62 +85,46 @@ def task_spec(task: str) -> TaskSpec:
     return TASKS[key]
 
 
-def _where(path: Path) -> str:
-    """The file as users should see it: task folder and name, never a machine path."""
-    return f"{path.parent.name}/{path.name}"
-
-
-def _read_text(path: Path) -> str:
-    """The file as UTF-8 text; a file in another encoding is named with its first bad line."""
+def read_glue_tsv(path: Path, spec: TaskSpec) -> list:
+    """Every example of one GLUE TSV file, quotes kept as they are, each line checked."""
+    path = Path(path)
+    where = f"{path.parent.name}/{path.name}"  # as users should see it, never a machine path
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8-sig")  # a BOM (Excel's "UTF-8") would otherwise stick to line 1
+        text = raw.decode("utf-8-sig")  # a BOM (Excel's "UTF-8") would otherwise stick to line 1
     except UnicodeDecodeError as e:
         lineno = raw.count(b"\n", 0, e.start) + 1
         raise ValueError(
-            f"{_where(path)} line {lineno}: byte 0x{raw[e.start]:02x} is not UTF-8 text. GLUE's files are UTF-8: "
-            f"save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or {RESTORE_HINT}.") from None
-
-
-def _looks_like_example(fields: list, spec: TaskSpec) -> bool:
-    if len(fields) != spec.n_fields:
-        return False
-    try:
-        spec.parse(fields)
-        return True
-    except ValueError:
-        return False
-
-
-def _check_header(fields: list, spec: TaskSpec, where: str) -> None:
-    """Line 1 must be the task's header, or the loader would drop an example or keep a header."""
-    if fields and fields[0].strip().lower() == spec.columns[0].lower():
-        return
-    header = "\\t".join(spec.columns)
-    if _looks_like_example(fields, spec):
-        raise ValueError(
-            f"{where} line 1 is an example, not {spec.name}'s header line, so the header is missing "
-            f"(reading on would drop this example). Add the header as line 1: {header}")
-    raise ValueError(
-        f"{where} line 1 is not {spec.name}'s header: it should start with {spec.columns[0]!r} "
-        f"(the full header is {header}). Is this the {spec.name} file from the GLUE release? If so, {RESTORE_HINT}.")
-
-
-def read_glue_tsv(path: Path, spec: TaskSpec) -> list:
-    """Every example of one GLUE TSV file, quotes kept as they are, each line checked."""
-    path, where = Path(path), _where(Path(path))
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+            f"{where} line {lineno}: byte 0x{raw[e.start]:02x} is not UTF-8 text. "
+            f"GLUE's files are UTF-8: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or {RESTORE_HINT}."
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
     rows = []
     for fields in reader:
         lineno = reader.line_num
+        # Line 1 must be the task's header, or the loader would drop an example or keep a header.
         if lineno == 1 and spec.header:
-            _check_header(fields, spec, where)
-            continue
+            if fields and fields[0].strip().lower() == spec.columns[0].lower():
+                continue
+            header = "\\t".join(spec.columns)
+            example = len(fields) == len(spec.columns)
+            if example:
+                try:
+                    spec.parse(fields)
+                except ValueError:
+                    example = False
+            if example:
+                raise ValueError(
+                    f"{where} line 1 is an example, not {spec.name}'s header line, so the header is missing "
+                    f"(reading on would drop this example). Add the header as line 1: {header}")
+            raise ValueError(
+                f"{where} line 1 is not {spec.name}'s header: it should start with {spec.columns[0]!r} (the full "
+                f"header is {header}). Is this the {spec.name} file from the GLUE release? If so, {RESTORE_HINT}.")
         if not fields:
             continue
-        if len(fields) != spec.n_fields:
+        if len(fields) != len(spec.columns):
             raise ValueError(
-                f"{where} line {lineno}: {len(fields)} tab-separated fields, expected {spec.n_fields} "
+                f"{where} line {lineno}: {len(fields)} tab-separated fields, expected {len(spec.columns)} "
                 f"for {spec.name} ({', '.join(spec.columns)}). Is this the {spec.name} file from the GLUE release? "
                 f"Fix that line or {RESTORE_HINT}.")
         try:
@@ -164,8 +134,8 @@ def read_glue_tsv(path: Path, spec: TaskSpec) -> list:
         row["idx"] = len(rows)
         rows.append(row)
     if not rows:
-        lines = reader.line_num
-        what = "its header (line 1) but no examples after it" if spec.header and lines else f"no examples ({lines} lines)"
+        what = ("its header (line 1) but no examples after it" if spec.header and reader.line_num
+                else f"no examples ({reader.line_num} lines)")
         raise ValueError(
             f"{where} has {what}; training needs examples. The copy is incomplete: {RESTORE_HINT}, "
             f"or point {DATA_DIR_ENV} at a complete GLUE folder.")
@@ -174,8 +144,8 @@ def read_glue_tsv(path: Path, spec: TaskSpec) -> list:
 
 def resolve_data_dir(data_dir: Optional[str] = None) -> Optional[Path]:
     """The GLUE folder named by the caller or LAB_DATA_DIR, checked to exist; None if unnamed."""
-    named = data_dir or os.environ.get(DATA_DIR_ENV) or None
-    if named is None:
+    named = data_dir or os.environ.get(DATA_DIR_ENV)
+    if not named:
         return None
     path = Path(named).expanduser()
     if not path.is_dir():
@@ -185,31 +155,13 @@ def resolve_data_dir(data_dir: Optional[str] = None) -> Optional[Path]:
     return path
 
 
-def _search_places() -> dict:
-    """Where to look for ../shared/data/glue, as {folder: how to describe it}."""
-    places = {LAB_ROOT: "beside the lab's folder"}
-    places.setdefault(Path.cwd().resolve(), "beside the current folder")
-    return places
-
-
-def discover_data_dir(task: str = "mrpc") -> Optional[tuple]:
-    """(folder, description) of a ../shared/data/glue holding `task`, found as the Makefile finds it; or None."""
-    spec = task_spec(task)
-    for base, where in _search_places().items():
-        folder = base / SHARED_GLUE
-        if (folder / spec.name).is_dir():
-            return folder.resolve(), f"local GLUE files found in {SHARED_GLUE.as_posix()} {where} ({DATA_DIR_ENV} is unset)"
-    return None
-
-
-def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
-    """A GLUE task from `data_dir/<TASK>/{train,dev}.tsv`, with the Hub's columns."""
+def load_glue_local(task: str, data_dir):
+    """A GLUE task (a DatasetDict) from `data_dir/<TASK>/{train,dev}.tsv`, with the Hub's columns."""
     import datasets
     spec = task_spec(task)
-    folder = Path(data_dir) / spec.name
     splits = {}
     for split, filename in (("train", "train.tsv"), ("validation", "dev.tsv")):
-        path = folder / filename
+        path = Path(data_dir) / spec.name / filename
         if not path.is_file():
             raise FileNotFoundError(
                 f"{spec.name} file {spec.name}/{filename} not found under the GLUE folder {Path(data_dir).name!r}. "
@@ -219,7 +171,8 @@ def load_glue_local(task: str, data_dir) -> "datasets.DatasetDict":
         features = datasets.Features({
             **{c: datasets.Value("string") for c in spec.text_columns},
             # The Hub's types: a float32 score for STS-B, class ids with names for the others.
-            "label": datasets.Value("float32") if spec.regression else datasets.ClassLabel(names=list(spec.label_names)),
+            "label": (datasets.Value("float32") if spec.regression
+                      else datasets.ClassLabel(names=list(spec.label_names))),
             "idx": datasets.Value("int32"),
         })
         splits[split] = datasets.Dataset.from_dict(columns, features=features)
@@ -235,10 +188,14 @@ def load_glue(task: str = "mrpc", data_dir: Optional[str] = None):
     if hub_reachable():
         import datasets
         ds = datasets.load_dataset("nyu-mll/glue", spec.hub_config)
-        return datasets.DatasetDict({"train": ds["train"], "validation": ds["validation"]}), "Hugging Face Hub (nyu-mll/glue)"
-    found = discover_data_dir(task)
-    if found is not None:
-        return load_glue_local(task, found[0]), found[1]
+        splits = datasets.DatasetDict({"train": ds["train"], "validation": ds["validation"]})
+        return splits, "Hugging Face Hub (nyu-mll/glue)"
+    # As the Makefile finds it: beside the lab's folder, else beside the current one.
+    for base, where in ((LAB_ROOT, "beside the lab's folder"), (Path.cwd().resolve(), "beside the current folder")):
+        folder = base / SHARED_GLUE
+        if (folder / spec.name).is_dir():
+            return load_glue_local(task, folder.resolve()), (
+                f"local GLUE files found in {SHARED_GLUE.as_posix()} {where} ({DATA_DIR_ENV} is unset)")
     raise RuntimeError(
         f"Cannot load {spec.name}: the Hugging Face Hub is not reachable, {DATA_DIR_ENV} is not set, and no "
         f"{SHARED_GLUE.as_posix()}/{spec.name} was found beside the lab's folder or the current folder. "

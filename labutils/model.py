@@ -13,15 +13,6 @@ from .layer import (CONFIGS_ATTR, AdapterSublayerOutput, adapter_configs, adapte
 from .switching import add_task_layers, drop_task_layers, set_active_adapter
 
 
-def _wrapped(layer, sublayer: str) -> AdapterSublayerOutput:
-    parent, attr = sublayer_owner(layer, sublayer)
-    module = getattr(parent, attr)
-    if not isinstance(module, AdapterSublayerOutput):
-        module = AdapterSublayerOutput(module, sublayer)
-        setattr(parent, attr, module)
-    return module
-
-
 def add_adapter(model: nn.Module, name: str = "default", config: Optional[AdapterConfig] = None,
                 set_active: bool = True) -> nn.Module:
     """Insert adapter `name` into every chosen sublayer. Same name and config twice: no-op.
@@ -37,20 +28,21 @@ def add_adapter(model: nn.Module, name: str = "default", config: Optional[Adapte
         if set_active:
             set_active_adapter(model, name)
         return model
-    if config.layers is not None:
-        bad = [i for i in config.layers if not 0 <= i < len(layers)]
-        if bad:
-            raise ValueError(f"config.layers {bad} out of range: the model has layers 0..{len(layers) - 1}.")
+    chosen = range(len(layers)) if config.layers is None else config.layers
+    bad = [i for i in chosen if not 0 <= i < len(layers)]
+    if bad:
+        raise ValueError(f"config.layers {bad} out of range: the model has layers 0..{len(layers) - 1}.")
     d = model.config.hidden_size
     m = config.bottleneck_for(d)
-    # New adapters follow the base model's device and dtype.
-    ref = layers[0].output.dense.weight
-    chosen = range(len(layers)) if config.layers is None else config.layers
+    ref = layers[0].output.dense.weight  # new adapters follow the base model's device and dtype
     shared = {}  # what this adapter's layers share (Compacter's slow weights A_i)
     for i in chosen:
         for sublayer in config.sublayers:
             adapter = make_adapter(config, d, m, shared)
-            _wrapped(layers[i], sublayer).add(name, adapter.to(device=ref.device, dtype=ref.dtype), config.mode)
+            parent, attr = sublayer_owner(layers[i], sublayer)
+            if not isinstance(getattr(parent, attr), AdapterSublayerOutput):
+                setattr(parent, attr, AdapterSublayerOutput(getattr(parent, attr), sublayer))
+            getattr(parent, attr).add(name, adapter.to(device=ref.device, dtype=ref.dtype), config.mode)
     add_task_layers(model, name)  # before the config is recorded: it asks whether this is the first adapter
     setattr(model, CONFIGS_ATTR, {**existing, name: config})
     if set_active:
@@ -59,8 +51,7 @@ def add_adapter(model: nn.Module, name: str = "default", config: Optional[Adapte
 
 
 def delete_adapter(model: nn.Module, name: str) -> None:
-    """Remove adapter `name` with its LayerNorms and head; sublayers left without adapters get
-    their original module back. Deleting the active one leaves the plain base model running."""
+    """Remove adapter `name` with its LayerNorms and head (the active one: the plain base runs again)."""
     if name not in adapter_configs(model):
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(adapter_configs(model))}.")
     if active_adapter(model) == name:
@@ -73,16 +64,12 @@ def delete_adapter(model: nn.Module, name: str) -> None:
                 module.remove(name)
                 if len(module.adapters) == 0:
                     setattr(parent, attr, module._original)
-    configs = adapter_configs(model)
-    del configs[name]
-    setattr(model, CONFIGS_ATTR, configs)
+    setattr(model, CONFIGS_ATTR, {k: c for k, c in adapter_configs(model).items() if k != name})
     drop_task_layers(model, name)
 
 
-# Skipping the adapters of some layers (04's ablations, AdapterDrop)
-
 def set_skipped_layers(model: nn.Module, layers: Iterable[int] = ()) -> None:
-    """Turn adapters off in these layers (both sublayers) and on everywhere else."""
+    """Turn adapters off in these layers (both sublayers; 04's ablations, AdapterDrop) and on everywhere else."""
     skipped = set(layers)
     n = len(encoder_layers(model))
     bad = sorted(i for i in skipped if not 0 <= i < n)

@@ -23,8 +23,7 @@ class TaskEntry:
     file_bytes: int
 
     @property
-    def scores(self) -> bool:
-        """A regression task (one output, a score), like STS-B."""
+    def scores(self) -> bool:  # a regression task (one output, a score), like STS-B
         return len(self.label_names) == 1
 
 
@@ -88,13 +87,13 @@ class MultiTaskAdapterManager:
         for (task, single), idxs in groups.items():
             probs = self.predict(task, [items[i][1] for i in idxs],
                                  None if single else [items[i][2] for i in idxs], batch_size=batch_size)
-            names = self.tasks[task].label_names
+            entry = self.tasks[task]
             for i, p in zip(idxs, probs):
-                if self.tasks[task].scores:
-                    results[i] = {"task": task, "label": names[0], "score": float(p)}
-                    continue
-                k = int(p.argmax())
-                results[i] = {"task": task, "label": names[k], "probability": float(p[k])}
+                if entry.scores:
+                    results[i] = {"task": task, "label": entry.label_names[0], "score": float(p)}
+                else:
+                    k = int(p.argmax())
+                    results[i] = {"task": task, "label": entry.label_names[k], "probability": float(p[k])}
         return results
 
     def describe(self, task: str, text_a: str, text_b: Optional[str] = None) -> str:
@@ -109,9 +108,9 @@ class MultiTaskAdapterManager:
     def storage_table(self, full_model_bytes: int):
         """N tasks as adapter folders versus N fully fine-tuned models, in MB."""
         import pandas as pd
-        rows = [{"task": t, "adapter folder (MB)": e.file_bytes / 1e6, "full model (MB)": full_model_bytes / 1e6}
-                for t, e in self.tasks.items()]
         base = full_model_bytes / 1e6
+        rows = [{"task": t, "adapter folder (MB)": e.file_bytes / 1e6, "full model (MB)": base}
+                for t, e in self.tasks.items()]
         rows.append({"task": f"all {len(self.tasks)} tasks",
                      "adapter folder (MB)": base + sum(e.file_bytes for e in self.tasks.values()) / 1e6,
                      "full model (MB)": len(self.tasks) * base})

@@ -35,38 +35,23 @@ def _label_names(model: nn.Module) -> list:
 
 def _stored_task_layers(model: nn.Module) -> dict:
     """adapter name (None: the base model) -> TaskLayers, for every owner except the active one."""
-    stored = model.__dict__.get(_TASK_LAYERS_ATTR)
-    if stored is None:
-        stored = {}
-        setattr(model, _TASK_LAYERS_ATTR, stored)
-    return stored
-
-
-# The head's labels
-
-def _logits_layer(model: nn.Module):
-    """(parent, attribute) of the Linear that outputs the logits (BERT: `classifier`, RoBERTa and
-    ELECTRA: `classifier.out_proj`), or None."""
-    head = getattr(model, "classifier", None)
-    if isinstance(head, nn.Linear):
-        return model, "classifier"
-    if isinstance(getattr(head, "out_proj", None), nn.Linear):
-        return head, "out_proj"
-    return None
+    return model.__dict__.setdefault(_TASK_LAYERS_ATTR, {})
 
 
 def set_head_labels(model: nn.Module, label_names: Sequence[str]) -> None:
     """Give the model a classifier (of the right width) and config for these labels; one label
     name makes it a regression head (one output, MSE loss), as `load_base_model` does."""
     n = len(label_names)
-    found = _logits_layer(model)
-    if found is None and n != model.config.num_labels:
-        raise UnsupportedModelError(
-            f"{type(model).__name__} has no `classifier` Linear (or `classifier.out_proj`), so labutils cannot "
-            f"give its head {n} labels; load the base model with the labels you need.")
-    if found is not None and getattr(*found).out_features != n:
-        parent, attr = found
-        old = getattr(parent, attr)
+    # The Linear that outputs the logits: BERT's `classifier`, RoBERTa's and ELECTRA's `classifier.out_proj`.
+    head = getattr(model, "classifier", None)
+    parent, attr = (model, "classifier") if isinstance(head, nn.Linear) else (head, "out_proj")
+    old = getattr(parent, attr, None)
+    if not isinstance(old, nn.Linear):
+        if n != model.config.num_labels:
+            raise UnsupportedModelError(
+                f"{type(model).__name__} has no `classifier` Linear (or `classifier.out_proj`), so labutils "
+                f"cannot give its head {n} labels; load the base model with the labels you need.")
+    elif old.out_features != n:
         new = nn.Linear(old.in_features, n, bias=old.bias is not None)
         new = new.to(device=old.weight.device, dtype=old.weight.dtype).requires_grad_(old.weight.requires_grad)
         setattr(parent, attr, new)
@@ -91,8 +76,6 @@ def adapter_label_names(model: nn.Module, name: Optional[str]) -> list:
         return list(stored[None].label_names)  # a new adapter starts from the base's head
     return _label_names(model)
 
-
-# Keeping, installing and swapping a task's LayerNorms and head
 
 def _live_task_layers(model: nn.Module, clone: bool) -> TaskLayers:
     """The live LayerNorms and head as a TaskLayers: the same storage, or (clone=True) a copy."""
@@ -119,24 +102,19 @@ def _install_task_layers(model: nn.Module, owned: TaskLayers) -> None:
             p.data = owned.tensors[n].to(device=p.device, dtype=p.dtype)
 
 
-def _base_task_layers(model: nn.Module) -> TaskLayers:
-    """A copy of the base model's own (pretrained) LayerNorms and head."""
-    if active_adapter(model) is None:
-        return _live_task_layers(model, clone=True)
-    base = _stored_task_layers(model)[None]
-    with torch.inference_mode(False), torch.no_grad():
-        return TaskLayers(list(base.label_names), {n: t.clone() for n, t in base.tensors.items()})
-
-
 def add_task_layers(model: nn.Module, name: str) -> None:
     """Give adapter `name` (not yet in `adapter_configs`) its own copy of the base's LayerNorms and
     head: every task trains from the pretrained network, as in the paper, never from another task's."""
-    if adapter_configs(model):
-        owned = _base_task_layers(model)
+    stored = _stored_task_layers(model)
+    first = not adapter_configs(model)
+    if first:
+        stored.clear()  # the first adapter: the live LayerNorms and head are the base's
+    if first or active_adapter(model) is None:
+        stored[name] = _live_task_layers(model, clone=True)
     else:
-        owned = _live_task_layers(model, clone=True)
-        _stored_task_layers(model).clear()  # the first adapter: the live LayerNorms and head are the base's
-    _stored_task_layers(model)[name] = owned
+        base = stored[None]
+        with torch.inference_mode(False), torch.no_grad():
+            stored[name] = TaskLayers(list(base.label_names), {n: t.clone() for n, t in base.tensors.items()})
 
 
 def drop_task_layers(model: nn.Module, name: str) -> None:
@@ -147,27 +125,8 @@ def drop_task_layers(model: nn.Module, name: str) -> None:
         stored.clear()  # the base is running again and nothing else owns LayerNorms or a head
 
 
-def _switch_task_layers(model: nn.Module, before: Optional[str], after: Optional[str]) -> None:
-    """Store the live LayerNorms and head as `before`'s (they may have trained) and put `after`'s in."""
-    stored = _stored_task_layers(model)
-    if after not in stored:
-        raise RuntimeError(
-            f"the LayerNorms and head of {after or 'the base model'!r} are not in the model (was "
-            f"`{_TASK_LAYERS_ATTR}` or `active_adapter_name` changed by hand?); labutils cannot switch to it. "
-            "Load a fresh base model and load the adapter folders into it.")
-    incoming = stored.pop(after)
-    stored[before] = _live_task_layers(model, clone=False)
-    try:
-        _install_task_layers(model, incoming)
-    except BaseException:
-        stored[after] = incoming
-        _install_task_layers(model, stored.pop(before))
-        raise
-
-
 def task_tensors(model: nn.Module, name: Optional[str]) -> dict:
-    """The tensors of adapter `name`: its adapter weights, LayerNorms and head (live while it is
-    active, stored otherwise). Writing into them in place changes that task only."""
+    """Adapter `name`'s adapter weights, LayerNorms and head (live or stored); writing into them changes only it."""
     owned = None if name == active_adapter(model) else _stored_task_layers(model).get(name)
     out = {}
     for pname, param in model.named_parameters():
@@ -180,8 +139,6 @@ def task_tensors(model: nn.Module, name: Optional[str]) -> dict:
     return out
 
 
-# Switching
-
 def set_active_adapter(model: nn.Module, name: Optional[str]) -> None:
     """Make `name` the task that runs: its adapter, its LayerNorms and its head (None: the plain base).
     Parameter objects stay, so an optimizer built on the model keeps training whatever is active."""
@@ -190,14 +147,24 @@ def set_active_adapter(model: nn.Module, name: Optional[str]) -> None:
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(configs)}.")
     before = active_adapter(model)
     if configs and name != before:
-        _switch_task_layers(model, before, name)
-    _run_adapter_modules(model, name)
-    model.active_adapter_name = name
-
-
-def _run_adapter_modules(model: nn.Module, name: Optional[str]) -> None:
+        # Store the live LayerNorms and head as `before`'s (they may have trained) and put `name`'s in.
+        stored = _stored_task_layers(model)
+        if name not in stored:
+            raise RuntimeError(
+                f"the LayerNorms and head of {name or 'the base model'!r} are not in the model (was "
+                f"`{_TASK_LAYERS_ATTR}` or `active_adapter_name` changed by hand?); labutils cannot switch to it. "
+                "Load a fresh base model and load the adapter folders into it.")
+        incoming = stored.pop(name)
+        stored[before] = _live_task_layers(model, clone=False)
+        try:
+            _install_task_layers(model, incoming)
+        except BaseException:
+            stored[name] = incoming
+            _install_task_layers(model, stored.pop(before))
+            raise
     for _, module in adapter_sublayers(model):
         module.active_adapter = name
+    model.active_adapter_name = name
 
 
 @contextlib.contextmanager
@@ -207,7 +174,8 @@ def adapter_modules_only(model: nn.Module, name: Optional[str]):
     if name is not None and name not in adapter_configs(model):
         raise KeyError(f"no adapter named {name!r}; the model has {sorted(adapter_configs(model))}.")
     before = [(module, module.active_adapter) for _, module in adapter_sublayers(model)]
-    _run_adapter_modules(model, name)
+    for module, _ in before:
+        module.active_adapter = name
     try:
         yield model
     finally:
@@ -216,6 +184,5 @@ def adapter_modules_only(model: nn.Module, name: Optional[str]):
 
 
 def adapters_disabled(model: nn.Module):
-    """Within the block the adapter modules are off (the active task's LayerNorms and head stay).
-    Nothing is copied, so timing it times the base architecture."""
+    """Within the block the adapter modules are off; nothing is copied, so timing it times the base architecture."""
     return adapter_modules_only(model, None)

@@ -24,8 +24,7 @@ def set_seed(seed: int) -> None:
 
 def classification_metrics(labels, predictions) -> dict:
     """Accuracy, binary F1 (positive class 1, as GLUE reports for MRPC) and Matthews correlation."""
-    labels = np.asarray(labels)
-    predictions = np.asarray(predictions)
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "f1": float(f1_score(labels, predictions, zero_division=0)),
@@ -34,8 +33,7 @@ def classification_metrics(labels, predictions) -> dict:
 
 
 def regression_metrics(labels, predictions) -> dict:
-    """Pearson and Spearman correlation with the gold scores (GLUE's STS-B metrics); NaN when either
-    side is constant: undefined, where 0.0 would pass for a model that ranks pairs at random."""
+    """Pearson and Spearman (GLUE's STS-B metrics); NaN, not a random ranker's 0.0, when either side is constant."""
     labels = np.asarray(labels, dtype=np.float64).ravel()
     predictions = np.asarray(predictions, dtype=np.float64).ravel()
     if len(labels) < 2 or not (np.ptp(labels) > 0 and np.ptp(predictions) > 0):
@@ -72,8 +70,7 @@ class TrainResult:
 
 
 class TrainingDiverged(RuntimeError):
-    """Training blew up (a non-finite or exploding loss, non-finite weights, a score head predicting one
-    score for every pair). Raised so that no cache stores the run and no table shows its numbers."""
+    """Training blew up (loss or weights non-finite or exploding, one score for every pair): nothing keeps the run."""
 
 
 # Uniform guessing among k labels costs ln k, where training starts; ten times that (6.9 nats for
@@ -92,30 +89,29 @@ def explosion_bound(num_labels: int, first_loss: float | None = None) -> float:
 def _diverged_message(what: str, learning_rate: float) -> str:
     return (f"Training diverged: {what}, with learning rate {learning_rate:g}. The run's results would be "
             f"meaningless (majority-class accuracy, or one score for every pair), so it is not returned or "
-            f"cached. Lower the learning rate (try {learning_rate / 10:g} or less: `learning_rate` of training_arguments, the profile's "
-            f"adapter_lr / full_lr, or Method.learning_rate) and train again.")
+            f"cached. Lower the learning rate (try {learning_rate / 10:g} or less: `learning_rate` of "
+            f"training_arguments, the profile's adapter_lr / full_lr, or Method.learning_rate) and train again.")
 
 
-def _divergence_guard(learning_rate: float):
+def _divergence_guard():
     """A `TrainerCallback` that stops training at the first non-finite or exploding logged loss."""
     from transformers import TrainerCallback
+
     class DivergenceGuard(TrainerCallback):
-        def __init__(self):
-            self.problem = None
-            self.first_loss = None
+        problem = first_loss = None
 
         def on_log(self, args, state, control, logs=None, model=None, **kwargs):
+            labels = getattr(getattr(model, "config", None), "num_labels", 2)
             for key in ("loss", "train_loss"):
                 value = (logs or {}).get(key)
                 if value is None or self.problem is not None:
                     continue
-                value = float(value)
-                labels = getattr(getattr(model, "config", None), "num_labels", 2)
+                value, bound = float(value), explosion_bound(labels, self.first_loss)
                 if not math.isfinite(value):
                     self.problem = f"the training loss became {value} by step {state.global_step}"
-                elif value > explosion_bound(labels, self.first_loss):
+                elif value > bound:
                     self.problem = (f"the training loss reached {value:.4g} by step {state.global_step} "
-                                    f"(a healthy run stays below {explosion_bound(labels, self.first_loss):.3g})")
+                                    f"(a healthy run stays below {bound:.3g})")
                 elif self.first_loss is None and key == "loss":
                     self.first_loss = value
             if self.problem is not None:
@@ -123,15 +119,6 @@ def _divergence_guard(learning_rate: float):
             return control
 
     return DivergenceGuard()
-
-
-def non_finite_parameters(model) -> list:
-    """Names of trainable parameters holding a NaN or an infinity."""
-    return [name for name, p in model.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
-
-
-def _progress_disabled() -> bool:
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}
 
 
 def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, batch_size: int = 32,
@@ -151,7 +138,8 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
         bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=device == "cpu",
         # Batches of similar length waste less compute on padding.
         train_sampling_strategy="group_by_length" if group_by_length else "random",
-        disable_tqdm=_progress_disabled(), dataloader_num_workers=0,
+        disable_tqdm=os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"},
+        dataloader_num_workers=0,
         # Log the raw loss: with the filter on, a NaN step is logged as the average of the steps
         # before it, and a run whose weights are all NaN shows a training loss of 0.0.
         logging_nan_inf_filter=False,
@@ -161,10 +149,9 @@ def training_arguments(output_dir: str, *, epochs: float, learning_rate: float, 
 
 
 def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
-    """Train `model` with `Trainer`, evaluate on `eval_dataset`, time and measure it.
-    Raises `TrainingDiverged` rather than return a run whose numbers would be meaningless."""
+    """Train and evaluate `model`, timed; `TrainingDiverged` rather than a run with meaningless numbers."""
     from transformers import DataCollatorWithPadding, Trainer
-    guard = _divergence_guard(args.learning_rate)
+    guard = _divergence_guard()
     trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                       data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics,
                       callbacks=[guard])
@@ -175,7 +162,7 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     if guard.problem is not None:
         raise TrainingDiverged(_diverged_message(guard.problem, args.learning_rate))
-    bad = non_finite_parameters(model)
+    bad = [name for name, p in model.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
     if bad:
         raise TrainingDiverged(_diverged_message(
             f"{len(bad)} trained weight tensor(s) hold NaN or infinity after {trainer.state.global_step} steps "
@@ -185,10 +172,11 @@ def train(model, tokenizer, train_dataset, eval_dataset, args) -> TrainResult:
     # before it) looked fine; the dev loss after training sees the weights as they are.
     dev_loss = metrics.get("eval_loss")
     labels = getattr(getattr(model, "config", None), "num_labels", 2)
-    if dev_loss is not None and not (dev_loss <= explosion_bound(labels, guard.first_loss)):
+    bound = explosion_bound(labels, guard.first_loss)
+    if dev_loss is not None and not dev_loss <= bound:
         raise TrainingDiverged(_diverged_message(
             f"the dev loss after {trainer.state.global_step} steps is {dev_loss:.4g} (a model that learned "
-            f"anything stays below {explosion_bound(labels, guard.first_loss):.3g})", args.learning_rate))
+            f"anything stays below {bound:.3g})", args.learning_rate))
     # A score head's collapse (a saturated pooler, say) is majority-class accuracy's analogue; its loss
     # need not explode. Equal gold scores leave the correlation undefined whatever the model does.
     if labels == 1 and math.isnan(metrics.get("eval_pearson", 0.0)) and np.ptp(eval_dataset["label"]) > 0:
