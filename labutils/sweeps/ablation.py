@@ -54,8 +54,7 @@ def matrix_from_json(rows) -> np.ndarray:
 def freeze_layers_below(model, first_layer: int) -> None:
     """AdapterDrop's training saving: nothing below encoder layer `first_layer` trains.
 
-    `freeze_for_adapters` trains every LayerNorm, so autograd would run the backward pass all the
-    way down; freezing those below `first_layer` (and the embeddings) lets it stop there.
+    `freeze_for_adapters` trains every LayerNorm; freezing those below (and the embeddings) stops the backward pass.
     """
     for layer in encoder_layers(model)[:first_layer]:
         for param in layer.parameters():
@@ -76,9 +75,7 @@ def variant_latency(choice: ModelChoice, configs: dict, pairs: int = 32, tokens:
                     passes: int = 15) -> dict:
     """Median inference latency (ms per batch) of the base model ("base") and of each adapter variant.
 
-    One fresh model carries every variant as its own adapter, and `compare_latency` switches between
-    them pass by pass, so all see the same machine conditions (latency depends only on the architecture).
-    """
+    One fresh model carries every variant; they take turns pass by pass, under the same machine conditions."""
     model, tokenizer = load_base_model(choice, ["0", "1"])
     for name, config in configs.items():
         add_adapter(model, f"v{len(adapter_configs(model))}", config, set_active=False)

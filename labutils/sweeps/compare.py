@@ -152,10 +152,8 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
 
 def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 32, tokens: int = 128,
                    passes: int = 15) -> dict:
-    """Median inference latency (ms per batch) of the base model and each available method, untrained.
-
-    The models take turns pass by pass (`interleaved_latency`), so they see the same machine conditions.
-    """
+    """Median inference latency (ms per batch) of the base model and each available method, untrained;
+    the models take turns pass by pass (`interleaved_latency`), under the same machine conditions."""
     device = pick_device()
     base, tokenizer = load_base_model(choice)
     models = {"base model": base}

@@ -27,13 +27,6 @@ from .runs import Job
 FUSION_NAME = "fusion"
 
 
-def source_ids(sources: Mapping[str, Path]) -> dict:
-    """adapter name -> sha256 of its weights file: which adapters a fusion fuses, by content."""
-    if not sources:
-        raise ValueError("a fusion needs at least one source adapter folder.")
-    return {name: read_adapter_config(folder)["sha256"] for name, folder in sources.items()}
-
-
 def fusion_model(choice: ModelChoice, sources: Mapping[str, Path], label_names=("0", "1"), **fusion_options):
     """A fresh base with every source adapter loaded and fused (only fusion and head train; seed first)."""
     model, tokenizer = load_base_model(choice, list(label_names))
@@ -73,8 +66,12 @@ def fusion_job(choice: ModelChoice, data, sources: Mapping[str, Path], budget: B
     """The `Job` that trains the fusion of `sources` once (`train_fusion`), keyed by the sources' contents."""
     if learning_rate is not None:
         budget = dataclasses.replace(budget, learning_rate=learning_rate)
+    if not sources:
+        raise ValueError("a fusion needs at least one source adapter folder.")
     sources = {n: str(Path(f)) for n, f in sources.items()}
-    trains = {"fusion": {"sources": source_ids(sources), "order": list(sources)}}
+    # Each source by the sha256 of its weights file: which adapters a fusion fuses, by content.
+    trains = {"fusion": {"sources": {n: read_adapter_config(f)["sha256"] for n, f in sources.items()},
+                         "order": list(sources)}}
     return Job(run_key(choice, data, budget, seed, trains), train_fusion,
                dict(choice=choice, data=data, sources=sources, budget=budget, seed=seed),
                label or f"fusion of {', '.join(sources)}, seed {seed}")

@@ -31,10 +31,8 @@ def mam_config(bottleneck: Optional[int] = None, reduction_factor: int = 16, sca
 
 def make_mam_model(model: nn.Module, name: str = "mam", config: Optional[AdapterConfig] = None,
                    num_virtual_tokens: int = MAM_PREFIX_TOKENS, check: bool = True, **prefix_kwargs) -> nn.Module:
-    """Add the parallel FFN adapter `name` and peft's prefix tuning; both and the head train. The peft model.
-
-    Raises `PeftMethodUnavailable` if peft's prefix tuning cannot run on this model.
-    """
+    """The peft model with the parallel FFN adapter `name` and prefix tuning (both and the head train), or
+    `PeftMethodUnavailable` if peft's prefix tuning cannot run on this model."""
     config = config or mam_config()
     if config.placement != "ffn" or config.mode != "parallel":
         raise ValueError(f"MAM puts a parallel adapter at the FFN; got placement={config.placement!r}, "

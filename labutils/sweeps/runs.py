@@ -138,9 +138,7 @@ def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: b
              desc: str = "training runs") -> list:
     """Train every job not in `cache`, storing each as it finishes; all results, in the order of `jobs`.
 
-    A failed run (raises, or NaN / infinity) loses no other: the finished ones are stored, the rest
-    cancelled, and the error names the run. Interrupt stops at once, stores what finished, says what remains.
-    """
+    A failed run (raises, or NaN / infinity) is named; the finished ones are stored, the rest cancelled."""
     unique = {}
     for job in jobs:
         unique.setdefault(stable_key(job.settings), job)
@@ -150,10 +148,8 @@ def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: b
     cache.hits += len(unique) - len(todo)
     n_workers, threads = worker_plan(workers)
     n_workers = max(1, min(n_workers, len(todo)))
-    bar = None
-    if progress and todo:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(todo), desc=f"{desc} ({n_workers} at a time)")
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(todo), desc=f"{desc} ({n_workers} at a time)", disable=not (progress and todo))
     stored = set()
 
     def store(job: Job, result: dict) -> Optional[Exception]:
@@ -166,8 +162,7 @@ def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: b
             return e
         cache.misses += 1
         stored.add(id(job))
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
 
     try:
         if n_workers == 1:
@@ -187,8 +182,7 @@ def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: b
               f"{len(todo) - len(stored)} remain; run this again to train only those.", file=sys.stderr, flush=True)
         raise
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if failure is not None:
         job, error = failure
         raise RuntimeError(f"training run {job.label or stable_key(job.settings)} failed: {type(error).__name__}: "
