@@ -1,10 +1,5 @@
-"""labutils.sweeps: what notebooks 04, 05 and 06 need to run many trainings, on top of the lesson.
-
-One budget (`Budget`), one cache key (`measure.run_key`), one train-and-measure function
-(`measure.train_and_measure`), the run cache and its jobs (`RunCache`, `Job`, `run_jobs`),
-the ablations' pieces, the method comparison and its peft baselines, and 06's fusion runs.
-Nothing in the lesson package imports this wing.
-"""
+"""labutils.sweeps: what notebooks 04, 05 and 06 need to run many trainings (budget, run cache and jobs,
+ablations, the method comparison and its peft baselines, fusion runs). The lesson package never imports it."""
 from .budget import Budget
 from .runs import Job, RunCache, run_jobs, stable_key
 from .ablation import (freeze_layers_below, is_upper_triangular, majority_rate, matrix_from_json, matrix_to_json,

@@ -1,12 +1,8 @@
-"""Ablations of the adapter design (Houlsby et al. 2019, Section 3.6) and AdapterDrop.
+"""Ablations of the adapter design (Houlsby et al. 2019, Section 3.6) and AdapterDrop (Rücklé et al., 2021).
 
-* **Layer spans** (the paper's Figure 6): train adapters in every layer once, then switch off
-  the adapters of every contiguous span of layers [first, last] without retraining. Notebook 04
-  runs that loop itself, in a cell (`labutils.adapters_skipped`); here are its pieces: the spans,
-  the check of the resulting matrix, and the majority-class rate to read it against.
-* **AdapterDrop** (Rücklé et al., 2021): no adapters in the lowest k layers, and nothing below
-  layer k trains, so the backward pass stops there (`freeze_layers_below`).
-* **Latency of variants**: one model carries every variant, and they take turns pass by pass.
+Layer spans (the paper's Figure 6; notebook 04 runs the loop in a cell): the spans, the check of the
+resulting matrix, the majority-class rate to read it against. AdapterDrop: `freeze_layers_below`.
+Latency of variants: one model carries every variant, and they take turns pass by pass.
 """
 from __future__ import annotations
 
@@ -58,13 +54,9 @@ def matrix_from_json(rows) -> np.ndarray:
 def freeze_layers_below(model, first_layer: int) -> None:
     """AdapterDrop's training saving: nothing below encoder layer `first_layer` trains.
 
-    `freeze_for_adapters` trains every LayerNorm, which would make autograd run the backward
-    pass all the way down even where no adapter sits. Freezing the LayerNorms of layers below
-    `first_layer` (and the embeddings' when `first_layer` > 0) lets the backward pass stop at
-    `first_layer`, which is where AdapterDrop's speed-up comes from.
+    `freeze_for_adapters` trains every LayerNorm; freezing those below (and the embeddings) stops the backward pass.
     """
-    layers = encoder_layers(model)
-    for layer in layers[:first_layer]:
+    for layer in encoder_layers(model)[:first_layer]:
         for param in layer.parameters():
             param.requires_grad = False
     if first_layer > 0:
@@ -75,26 +67,19 @@ def freeze_layers_below(model, first_layer: int) -> None:
 def lowest_trainable_layer(model) -> int:
     """Index of the lowest encoder layer with a trainable parameter (the number of layers if none)."""
     layers = encoder_layers(model)
-    for i, layer in enumerate(layers):
-        if any(p.requires_grad for p in layer.parameters()):
-            return i
-    return len(layers)
+    return next((i for i, layer in enumerate(layers) if any(p.requires_grad for p in layer.parameters())),
+                len(layers))
 
 
 def variant_latency(choice: ModelChoice, configs: dict, pairs: int = 32, tokens: int = 128,
                     passes: int = 15) -> dict:
-    """Inference latency (median ms per batch) of the base model and of each adapter variant.
+    """Median inference latency (ms per batch) of the base model ("base") and of each adapter variant.
 
-    Latency depends on the architecture, not on what the weights learned, so one fresh model
-    carries every variant as its own named adapter and `compare_latency` switches between
-    them pass by pass: all variants see the same machine conditions. The key "base"
-    is the model with no adapter active.
-    """
+    One fresh model carries every variant; they take turns pass by pass, under the same machine conditions."""
     model, tokenizer = load_base_model(choice, ["0", "1"])
     for name, config in configs.items():
         add_adapter(model, f"v{len(adapter_configs(model))}", config, set_active=False)
     names = dict(zip(configs, list(adapter_configs(model))))
-
     # Only the adapter modules switch (no LayerNorm / head swap inside a timed pass).
     settings = {"base": lambda: adapter_modules_only(model, None),
                 **{label: (lambda n=n: adapter_modules_only(model, n)) for label, n in names.items()}}

@@ -1,16 +1,9 @@
-"""The methods adapters are compared with: peft's LoRA, prefix tuning, prompt tuning and IA3,
-built on the same BERT sequence classifier.
+"""peft's LoRA, prefix tuning, prompt tuning and IA3 on the same BERT sequence classifier (notebook 05).
 
-All four peft methods use ``TaskType.SEQ_CLS``, so peft trains (a copy of) the classification
-head next to the method's own parameters and freezes everything else. The pooler trains as
-well exactly where the lab's adapters train it (`labutils.params.pooler_trains`: on the
-packaged MiniLM, whose pooler never learned a sentence-level task; frozen on BERT, as in the
-paper), so every row has the same head. Default settings follow the
-methods' papers at the size the lab uses; any of them can be overridden by keyword.
-
-A method that cannot run with the installed transformers/peft raises `PeftMethodUnavailable`
-whose message names the cause in one sentence, so a comparison table can keep the row and
-show why it is empty instead of dropping it silently.
+With ``TaskType.SEQ_CLS`` peft trains the classification head next to the method's own parameters; the
+pooler trains where the lab's adapters train it (`labutils.params.pooler_trains`), so every row has the
+same head. Defaults follow the methods' papers; a method that cannot run with the installed
+transformers/peft raises `PeftMethodUnavailable` naming the cause, so a table can keep its row.
 """
 from __future__ import annotations
 
@@ -24,10 +17,9 @@ from ..params import pooler_trains
 
 PEFT_METHODS = ("lora", "prefix", "prompt", "ia3")
 
-# IA3 (Liu et al., 2022) rescales keys, values and the FFN's inner activation. In BERT that
-# inner activation is the *input* of layer.N.output.dense (BertOutput). peft's built-in BERT
-# default ("output.dense" as a suffix) also catches layer.N.attention.output.dense, which the
-# paper does not rescale, so the patterns are anchored to the exact module paths instead.
+# IA3 (Liu et al., 2022) rescales keys, values and the FFN's inner activation, in BERT the *input* of
+# layer.N.output.dense. peft's BERT default ("output.dense" as a suffix) also catches layer.N.attention.output.dense,
+# which the paper does not rescale, so the patterns are anchored to the exact module paths.
 _IA3_TARGETS = r".*\.layer\.\d+\.(attention\.self\.(key|value)|output\.dense)$"
 _IA3_FEEDFORWARD = r".*\.layer\.\d+\.output\.dense$"
 
@@ -47,19 +39,6 @@ class PeftMethodUnavailable(RuntimeError):
     """A peft method cannot run on this model with the installed library versions."""
 
 
-def _has_pooler(model: nn.Module) -> bool:
-    return any(name == "pooler" or name.endswith(".pooler") for name, _ in model.named_modules())
-
-
-def _peft_config(method: str, **kwargs):
-    """The peft config object for `method`, defaults merged with `kwargs`."""
-    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType
-
-    classes = {"lora": LoraConfig, "prefix": PrefixTuningConfig, "prompt": PromptTuningConfig, "ia3": IA3Config}
-    settings = {**DEFAULT_CONFIGS[method], **kwargs, "task_type": TaskType.SEQ_CLS}
-    return classes[method](**settings)
-
-
 def library_versions() -> dict:
     """The versions a peft method's behaviour depends on (part of a peft run's cache key)."""
     import peft
@@ -68,22 +47,19 @@ def library_versions() -> dict:
     return {"transformers": transformers.__version__, "peft": peft.__version__}
 
 
-def _versions() -> str:
-    return ", ".join(f"{name} {version}" for name, version in library_versions().items())
-
-
 def _explain(method: str, model: nn.Module, error: Exception) -> str:
     """One sentence on why `method` failed, plus the original error for the curious."""
     arch = type(model).__name__
+    versions = ", ".join(f"{name} {version}" for name, version in library_versions().items())
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     lowered = text.lower()
     if method == "prefix" and ("past_key_value" in lowered or "cache" in lowered):
-        cause = (f"prefix tuning feeds its vectors in as past key/values, and {arch} in {_versions()} "
+        cause = (f"prefix tuning feeds its vectors in as past key/values, and {arch} in {versions} "
                  "does not accept them in the form peft passes")
     elif "target modules" in lowered or "target_modules" in lowered:
         cause = f"none of {arch}'s modules match the method's target_modules (module names differ)"
     else:
-        cause = f"peft raised {type(error).__name__} on {arch} with {_versions()}"
+        cause = f"peft raised {type(error).__name__} on {arch} with {versions}"
     return f"{method} is unavailable here: {cause}. (Original error: {text})"
 
 
@@ -105,21 +81,21 @@ def _smoke_test(model: nn.Module) -> None:
 
 
 def make_peft_model(model: nn.Module, method: str, check: bool = True, **kwargs) -> nn.Module:
-    """Wrap a BERT sequence classifier with a peft method: 'lora', 'prefix', 'prompt' or 'ia3'.
+    """Wrap a BERT sequence classifier (in place) with a peft method: 'lora', 'prefix', 'prompt' or 'ia3'.
 
-    Keyword arguments override `DEFAULT_CONFIGS[method]`; `modules_to_save` defaults to the
-    pooler (when there is one), so the head trains as in the lab's adapters. peft changes `model` in place (it
-    injects layers); pass a copy to keep the original. With `check`, one tiny forward and
-    backward runs first; any failure becomes a `PeftMethodUnavailable` naming the cause.
-    """
+    Keyword arguments override `DEFAULT_CONFIGS[method]`. With `check`, a tiny forward and backward runs
+    first; any failure becomes a `PeftMethodUnavailable` naming the cause."""
     method = method.lower()
     if method not in PEFT_METHODS:
         raise ValueError(f"unknown peft method {method!r}; choose one of {PEFT_METHODS}.")
-    if "modules_to_save" not in kwargs and _has_pooler(model) and pooler_trains(model):
-        kwargs["modules_to_save"] = ["pooler"]  # the same head as the lab's adapters train; peft adds the classifier
-    config = _peft_config(method, **kwargs)  # bad keyword arguments are the caller's error: let them raise
-    from peft import get_peft_model
+    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
 
+    has_pooler = any(name == "pooler" or name.endswith(".pooler") for name, _ in model.named_modules())
+    if "modules_to_save" not in kwargs and has_pooler and pooler_trains(model):
+        kwargs["modules_to_save"] = ["pooler"]  # the same head as the lab's adapters train; peft adds the classifier
+    classes = {"lora": LoraConfig, "prefix": PrefixTuningConfig, "prompt": PromptTuningConfig, "ia3": IA3Config}
+    # Bad keyword arguments are the caller's error: let them raise.
+    config = classes[method](**{**DEFAULT_CONFIGS[method], **kwargs, "task_type": TaskType.SEQ_CLS})
     try:
         with warnings.catch_warnings():
             # peft 0.21 asks transformers 5 for a renamed attribute; the notice is not the user's concern.

@@ -1,23 +1,15 @@
 """Which parameter-efficient method to use: the lab's decision tree (notebook 05, exercise 05-choose).
 
-The answer is one of notebook 05's rows, or None when no method fits the constraints. The tree
-is grounded in the lab's own comparison (notebook 05: MRPC, 2 epochs, 3 seeds) and the methods'
-papers:
-
-- Houlsby adapters and LoRA landed within the seed noise of full fine-tuning; IA3, prefix tuning
-  and the scaled parallel adapter about 3 points below it, beyond the noise; prompt tuning at the
-  majority class. Lester et al. (2021) found prompt tuning competitive only from about 10^10
-  parameters.
-- Only updates that fold into the frozen weights leave inference at the base model's cost:
-  LoRA's BA adds to W (Hu et al. 2022), and IA3's vectors rescale rows or columns of W_k, W_v
-  and the FFN's output projection (Liu et al. 2022). Adapters, prefix and prompt tuning add
-  compute at every step (05's latency column).
-- With one task and no limit on what trains, there is nothing to share: full fine-tuning, the
-  reference every method is measured against, runs at the base model's latency.
-
-Prefix tuning and the scaled parallel adapter are never chosen: on this evidence LoRA costs less
-and scores at least as well. Houlsby against LoRA above Houlsby's share is not settled by the
-lab (both within the noise); the tree keeps the paper's adapter there for its capacity.
+The answer is a row of notebook 05, or None. Grounded in 05's comparison (MRPC, 2 epochs, 3 seeds) and the papers:
+- Houlsby adapters and LoRA landed within the seed noise of full fine-tuning; IA3, prefix tuning and the scaled
+  parallel adapter about 3 points below, beyond the noise; prompt tuning at the majority class (Lester et al.
+  2021 found it competitive only from about 10^10 parameters).
+- Only updates that fold into the frozen weights leave inference at the base model's cost: LoRA's BA adds to W
+  (Hu et al. 2022), IA3's vectors rescale W_k, W_v and the FFN's output projection (Liu et al. 2022). Adapters,
+  prefix and prompt tuning add compute at every step (05's latency column).
+- With one task and no limit on what trains, full fine-tuning (the reference) runs at the base model's latency.
+Prefix tuning and the scaled parallel adapter are never chosen: LoRA costs less and scores at least as well.
+Houlsby against LoRA above Houlsby's share is within the noise; the tree keeps the paper's adapter there.
 """
 
 # Share of the base model's parameters each method trains besides the classifier head, in %:
@@ -29,11 +21,10 @@ PROMPT_TUNING_MIN_PARAMS = 1e10  # Lester et al. (2021): competitive with full f
 
 def choose_method(n_tasks: int, trainable_budget_pct: float, need_base_latency: bool,
                   model_params: float = 110e6):
-    """The method to use, a row name of notebook 05, or None when nothing fits.
+    """The method to use (a row name of notebook 05), or None when nothing fits.
 
-    n_tasks: how many tasks share the base model; trainable_budget_pct: the most you may train
-    and store per task, in % of the base model's parameters besides the head; need_base_latency:
-    inference must cost what the base model costs; model_params: the base model's size.
+    n_tasks share the base model; trainable_budget_pct is the most you may train and store per task, in % of
+    the base model's parameters besides the head; need_base_latency: inference must cost what the base costs.
     """
     if n_tasks == 1 and trainable_budget_pct >= 100:
         return "full fine-tuning"

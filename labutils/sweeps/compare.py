@@ -1,26 +1,16 @@
-"""Comparing fine-tuning methods on one model, one dataset and one training budget.
+"""Comparing fine-tuning methods on one model, one dataset and one training budget (notebook 05).
 
-The rows: full fine-tuning; the lab's Houlsby, FFN-only and scaled parallel adapters and Compacter
-(the Houlsby adapter with PHM projections); peft's LoRA, prefix tuning, prompt tuning and IA3
-(`labutils.sweeps.baselines`); and the MAM adapter, peft's prefix tuning plus the lab's scaled
-parallel FFN adapter (`labutils.sweeps.mam`). Every method trains from
-the same pretrained weights on the same rows for the same number of epochs and seeds; each
-keeps its own learning rate (`Method.learning_rate`, from its paper's range except LoRA's 1e-3,
-above the LoRA paper's; not tuned on the dev set), because no single rate suits both 22 million weights and a few thousand.
-
-What a run measures (dev accuracy and F1, training time, peak memory) comes from
-`train_method` (adapter methods: notebook 04's `train_adapter` runs, shared through the cache),
-run by `run_jobs` like the ablations, so finished runs are cached and two train side by side
-on a CPU. What depends only on the architecture
-(parameter counts, the size of the file one task needs, inference latency) is measured once
-per method on an untrained model (`footprint`, `method_latency`).
+The rows: full fine-tuning, the lab's adapters and Compacter, peft's LoRA, prefix tuning, prompt tuning
+and IA3 (`baselines`), and the MAM adapter (`mam`). Each trains from the same weights on the same rows
+with its own learning rate (`train_method`, cached through `run_jobs`); what depends only on the
+architecture is measured once on an untrained model (`footprint`, `method_latency`).
 """
 from __future__ import annotations
 
 import dataclasses
 import statistics
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -43,14 +33,13 @@ KINDS = ("full", "adapter", "peft", "mam")
 
 @dataclass(frozen=True)
 class Method:
-    """One row of the comparison."""
-    name: str = field(metadata={"help": "Row label, e.g. 'LoRA'."})
-    kind: str = field(metadata={"help": "'full' (every weight trains), 'adapter' (labutils), 'peft', or 'mam' "
-                                        "(peft's prefix + the lab's parallel FFN adapter)."})
-    learning_rate: float = field(metadata={"help": "Peak learning rate (linear warm-up and decay)."})
-    adapter: Optional[AdapterConfig] = field(default=None, metadata={"help": "For kinds 'adapter' and 'mam': the adapter."})
-    peft_method: Optional[str] = field(default=None, metadata={"help": "For kind 'peft': lora, prefix, prompt or ia3."})
-    peft_options: tuple = field(default=(), metadata={"help": "For kind 'peft': (key, value) overrides of its config."})
+    """One row of the comparison; `kind` is one of `KINDS` ('mam': peft's prefix + the lab's parallel FFN adapter)."""
+    name: str
+    kind: str
+    learning_rate: float  # peak (linear warm-up and decay), the method's own: no single rate suits every method
+    adapter: Optional[AdapterConfig] = None  # kinds 'adapter' and 'mam'
+    peft_method: Optional[str] = None  # kind 'peft': lora, prefix, prompt or ia3
+    peft_options: tuple = ()  # kind 'peft': (key, value) overrides of its config
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -75,20 +64,18 @@ def adapter_variants(reduction_factor: int = 16) -> dict:
     }
 
 
-def compacter_config(reduction_factor: int = 16, phm_dim: int = 4) -> AdapterConfig:
-    """Compacter (Mahabadi et al., 2021): Houlsby's placement, each projection a sum of phm_dim
-    Kronecker products with slow weights shared across layers and rank-1 fast weights."""
-    return AdapterConfig(reduction_factor=reduction_factor, placement="houlsby", projection="phm",
-                         phm_dim=phm_dim, phm_rank=1, shared_phm_rule=True)
-
-
 def default_methods(adapter_lr: float, full_lr: float, reduction_factor: int = 16) -> list:
-    """The ten rows of notebook 05, with one learning rate each from the methods' papers."""
+    """The ten rows of notebook 05, with one learning rate each from the methods' papers (not tuned on dev)."""
+    # Compacter (Mahabadi et al., 2021): Houlsby's placement, each projection a sum of 4 Kronecker products
+    # with slow weights shared across layers and rank-1 fast weights.
+    compacter = AdapterConfig(reduction_factor=reduction_factor, placement="houlsby", projection="phm",
+                              phm_dim=4, phm_rank=1, shared_phm_rule=True)
     return [
         Method("full fine-tuning", "full", full_lr),
-        *(Method(name, "adapter", adapter_lr, adapter=config) for name, config in adapter_variants(reduction_factor).items()),
+        *(Method(name, "adapter", adapter_lr, adapter=config)
+          for name, config in adapter_variants(reduction_factor).items()),
         # Mahabadi et al. train Compacter with the adapters' rate (3e-3 on T5); here the lab's adapter rate.
-        Method("Compacter", "adapter", adapter_lr, adapter=compacter_config(reduction_factor)),
+        Method("Compacter", "adapter", adapter_lr, adapter=compacter),
         # LoRA used 4e-4..5e-4 for RoBERTa-base over 30+ epochs; a two-epoch budget needs more.
         Method("LoRA", "peft", 1e-3, peft_method="lora"),
         # Prefix and prompt tuning train a few vectors and need much larger steps (P-tuning v2, Lester et al.).
@@ -101,10 +88,7 @@ def default_methods(adapter_lr: float, full_lr: float, reduction_factor: int = 1
 
 
 def method_job(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0) -> Job:
-    """The `Job` that trains `method` once, with its own learning rate.
-
-    An adapter method is the very adapter run notebook 04 plans (`adapter_job`): same key, shared.
-    """
+    """The `Job` that trains `method` once with its own learning rate (an adapter method: 04's `adapter_job`)."""
     budget = dataclasses.replace(budget, learning_rate=method.learning_rate)
     label = f"{method.name}, seed {seed}"
     if method.kind == "adapter":
@@ -119,10 +103,7 @@ def method_job(choice: ModelChoice, data, method: Method, budget: Budget, seed: 
 
 
 def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
-    """A fresh model set up for `method` (frozen as the method needs), and its tokenizer.
-
-    Raises `PeftMethodUnavailable` (with its cause) when peft cannot build the method here.
-    """
+    """A fresh model set up (and frozen) for `method`, and its tokenizer; raises `PeftMethodUnavailable`."""
     if method.kind == "adapter":
         return adapter_model(choice, label_names, ADAPTER_NAME, method.adapter)
     model, tokenizer = load_base_model(choice, list(label_names))
@@ -136,10 +117,7 @@ def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
 
 
 def train_method(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0) -> dict:
-    """Train `method` from the pretrained weights with `budget` (and the method's learning rate).
-
-    A peft method that cannot be built returns {"unavailable": cause} instead of failing the sweep.
-    """
+    """Train `method` with `budget` and its own learning rate; {"unavailable": cause} if peft cannot build it."""
     budget = dataclasses.replace(budget, learning_rate=method.learning_rate)
     if method.kind == "adapter":
         return train_adapter(choice, data, method.adapter, budget, seed)
@@ -152,12 +130,7 @@ def train_method(choice: ModelChoice, data, method: Method, budget: Budget, seed
 
 
 def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
-    """Parameter counts and the bytes one task needs on disk, from an untrained model.
-
-    Full fine-tuning stores the whole model per task; the adapters store their folder
-    (`save_adapter`: adapters, LayerNorms, head); peft stores what `save_pretrained` writes
-    for a peft model (its own weights and the head); MAM that and its adapter's weights.
-    """
+    """Parameter counts and the bytes one task stores on disk, from an untrained model."""
     try:
         model, _ = build(choice, method)
     except PeftMethodUnavailable as e:
@@ -165,7 +138,7 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
     # Every method trains a classification layer; without it the shares compare the methods themselves.
     report = parameter_report(model, base_params)
     trainable, head = report["trainable"], report["groups"]["head"]["trainable"]
-    if method.kind == "adapter":
+    if method.kind == "adapter":  # the adapter folder: adapters, LayerNorms, head
         with tempfile.TemporaryDirectory() as tmp:
             stored = adapter_file_size(save_adapter(model, Path(tmp) / "adapter", ADAPTER_NAME, task="mrpc"))
     elif method.kind == "mam":  # peft's prefix and head, plus the adapter peft does not know of
@@ -179,15 +152,11 @@ def footprint(choice: ModelChoice, method: Method, base_params: int) -> dict:
 
 def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 32, tokens: int = 128,
                    passes: int = 15) -> dict:
-    """Median inference latency (ms per batch) of the plain base model and of each method.
-
-    Each method gets its own untrained model (latency depends on the architecture, not on the
-    weights: LoRA unmerged adds two small matmuls per target, prefix tuning lengthens every
-    attention, prompt tuning lengthens the input). All models take turns pass by pass
-    (`interleaved_latency`), so that they see the same machine conditions. Unavailable methods are left out.
-    """
+    """Median inference latency (ms per batch) of the base model and each available method, untrained;
+    the models take turns pass by pass (`interleaved_latency`), under the same machine conditions."""
     device = pick_device()
-    models = {"base model": load_base_model(choice)[0]}
+    base, tokenizer = load_base_model(choice)
+    models = {"base model": base}
     for method in methods:
         if method.kind == "full":
             continue  # the same network as the base model
@@ -195,7 +164,6 @@ def method_latency(choice: ModelChoice, methods: Sequence[Method], pairs: int = 
             models[method.name] = build(choice, method)[0]
         except PeftMethodUnavailable:
             pass
-    tokenizer = load_base_model(choice)[1]
     batch = synthetic_batch(tokenizer, pairs, tokens, device)
     calls = {name: forward_pass(model.to(device).eval(), batch) for name, model in models.items()}
     samples = interleaved_latency(calls, passes=passes, warmup=2, device=device)

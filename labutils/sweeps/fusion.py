@@ -1,14 +1,8 @@
 """AdapterFusion runs for notebook 06: stage 2 trained and measured like 04/05's runs, cached by key.
 
-A fusion run loads the stage-1 adapters from their folders into a fresh base model, fuses them
-(`labutils.fuse_adapters`: every adapter frozen, an attention over their outputs in each layer),
-trains the fusion layers and a new head on MRPC with the sweep budget, and measures what every
-run measures (`train_and_measure`) plus the mean fusion attention per layer and source adapter
-on the dev set (the heatmap's numbers).
-
-The cache key names each source adapter by the sha256 of its weights file, so a source adapter
-trained again makes a new run instead of a stale one. The single-task adapter and full
-fine-tuning rows of 06 are 05's runs (`compare.method_job`), with 05's keys.
+A run fuses the stage-1 adapters (`labutils.fuse_adapters`) in a fresh base model, trains the fusion
+layers and a new head on MRPC, and measures what every run measures plus the mean fusion attention.
+Its key names each source adapter by the sha256 of its weights, so a retrained source makes a new run.
 """
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import Mapping, Optional
 
-from ..data import load_glue, subsample, tokenize
+from ..data import load_glue
 from ..fusion import fuse_adapters, mean_fusion_attention
 from ..hub import ModelChoice, load_base_model
 from ..io import load_adapter, read_adapter, read_adapter_config
@@ -27,24 +21,14 @@ from ..switching import set_active_adapter, set_head_labels
 from ..train import evaluate, set_seed
 from .ablation import majority_rate
 from .budget import Budget
-from .measure import run_key, train_and_measure
+from .measure import glue_rows, run_key, train_and_measure
 from .runs import Job
 
 FUSION_NAME = "fusion"
 
 
-def source_ids(sources: Mapping[str, Path]) -> dict:
-    """adapter name -> sha256 of its weights file: which adapters a fusion fuses, by content."""
-    if not sources:
-        raise ValueError("a fusion needs at least one source adapter folder.")
-    return {name: read_adapter_config(folder)["sha256"] for name, folder in sources.items()}
-
-
 def fusion_model(choice: ModelChoice, sources: Mapping[str, Path], label_names=("0", "1"), **fusion_options):
-    """A fresh base with every source adapter loaded (none active) and fused; (model, tokenizer).
-
-    Only the fusion layers and the new head train (`fuse_adapters`). Seed first: they draw from it.
-    """
+    """A fresh base with every source adapter loaded and fused (only fusion and head train; seed first)."""
     model, tokenizer = load_base_model(choice, list(label_names))
     for name, folder in sources.items():
         meta, config = read_adapter(folder)
@@ -58,15 +42,9 @@ def fusion_model(choice: ModelChoice, sources: Mapping[str, Path], label_names=(
     return model, tokenizer
 
 
-def train_fusion(choice: ModelChoice, data, sources: Mapping[str, Path], budget: Budget, seed: int = 0,
-                 learning_rate: Optional[float] = None) -> dict:
-    """Train one fusion of `sources` on data["train"] and measure it on data["validation"]; a plain dict.
-
-    Adds to `train_and_measure`'s numbers the trainable parameters and the mean attention per
-    (layer, sublayer) and source adapter over the dev set's real tokens.
-    """
-    if learning_rate is not None:
-        budget = dataclasses.replace(budget, learning_rate=learning_rate)
+def train_fusion(choice: ModelChoice, data, sources: Mapping[str, Path], budget: Budget, seed: int = 0) -> dict:
+    """Train one fusion of `sources` and measure it; adds the trainable parameters and the mean attention
+    per (layer, sublayer) and source adapter over the dev set's real tokens."""
     set_seed(seed)
     model, tokenizer = fusion_model(choice, {n: Path(f) for n, f in sources.items()},
                                     data["train"].features["label"].names)
@@ -74,8 +52,7 @@ def train_fusion(choice: ModelChoice, data, sources: Mapping[str, Path], budget:
     out = train_and_measure(model, tokenizer, data, budget, seed)
     attention = mean_fusion_attention(model, tokenizer, data["validation"], FUSION_NAME)
     out.update({
-        "sources": list(sources),
-        "trainable_params": report["trainable"],
+        "sources": list(sources), "trainable_params": report["trainable"],
         "trainable_pct": report["trainable_pct_of_base"],
         "trainable_without_head_pct": report["trainable_without_head_pct"],
         "attention": {"layers": [list(i) for i in attention.index], "sources": list(attention.columns),
@@ -89,8 +66,12 @@ def fusion_job(choice: ModelChoice, data, sources: Mapping[str, Path], budget: B
     """The `Job` that trains the fusion of `sources` once (`train_fusion`), keyed by the sources' contents."""
     if learning_rate is not None:
         budget = dataclasses.replace(budget, learning_rate=learning_rate)
+    if not sources:
+        raise ValueError("a fusion needs at least one source adapter folder.")
     sources = {n: str(Path(f)) for n, f in sources.items()}
-    trains = {"fusion": {"sources": source_ids(sources), "order": list(sources)}}
+    # Each source by the sha256 of its weights file: which adapters a fusion fuses, by content.
+    trains = {"fusion": {"sources": {n: read_adapter_config(f)["sha256"] for n, f in sources.items()},
+                         "order": list(sources)}}
     return Job(run_key(choice, data, budget, seed, trains), train_fusion,
                dict(choice=choice, data=data, sources=sources, budget=budget, seed=seed),
                label or f"fusion of {', '.join(sources)}, seed {seed}")
@@ -98,11 +79,7 @@ def fusion_job(choice: ModelChoice, data, sources: Mapping[str, Path], budget: B
 
 def source_scores(choice: ModelChoice, sources: Mapping[str, Path], eval_rows=None, max_length: int = 128,
                   datasets: Optional[Mapping] = None) -> dict:
-    """task -> each saved source adapter's metrics on its own task's dev rows, with its own head.
-
-    One base model holds every source (`MultiTaskAdapterManager`), so this is what stage 1 made,
-    whichever notebook trained it. `datasets` gives tokenised dev sets to use instead (task -> rows).
-    """
+    """task -> each saved source adapter's metrics on its own task's dev rows (or `datasets[task]`), own head."""
     model, tokenizer = load_base_model(choice)
     manager = MultiTaskAdapterManager(model, tokenizer)
     out = {}
@@ -110,8 +87,7 @@ def source_scores(choice: ModelChoice, sources: Mapping[str, Path], eval_rows=No
         manager.register(task, folder)
         dev = (datasets or {}).get(task)
         if dev is None:
-            dev = tokenize(subsample(load_glue(task)[0]["validation"], eval_rows, seed=0), tokenizer, task,
-                           max_length=max_length)
+            dev = glue_rows(load_glue(task)[0]["validation"], eval_rows, tokenizer, task, max_length)
         manager.switch(task)
         scores = evaluate(model, tokenizer, dev)
         if "accuracy" in scores:  # a class task: what always answering its commonest class scores

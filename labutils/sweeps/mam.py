@@ -1,15 +1,10 @@
-"""The MAM adapter (He et al., 2022, "Towards a Unified View of Parameter-Efficient Transfer
-Learning"): prefix tuning at the attention sublayer plus a scaled parallel adapter at the
-feed-forward sublayer, the paper's best combination ("Mix-And-Match").
+"""The MAM adapter (He et al., 2022, "Towards a Unified View of Parameter-Efficient Transfer Learning"):
+prefix tuning at attention plus a scaled parallel adapter at the FFN, the paper's best ("Mix-And-Match").
 
-Built from what exists: the lab's adapter with `placement="ffn", mode="parallel", scaling=4.0`
-(s = 4, as the paper) and peft's prefix tuning (`labutils.sweeps.baselines`, 30 virtual tokens,
-the paper's l = 30, no reparametrisation MLP). peft's prefix tuning feeds its vectors in as past
-keys and values, which leaves the lab's sublayer wrappers untouched, so the two combine: peft
-freezes everything but its prefix and the head, and the adapter is unfrozen after it.
-
-Not adapter + LoRA (as some summaries put it): that is not the paper's definition.
-LayerNorms stay frozen (the paper counts only the prefix and adapter parameters).
+The lab's adapter (`placement="ffn", mode="parallel", scaling=4.0`) plus peft's prefix tuning (30 virtual
+tokens, the paper's l = 30, no reparametrisation MLP). peft feeds its prefix in as past keys and values,
+leaving the lab's sublayer wrappers untouched, so the two combine. LayerNorms stay frozen (the paper
+counts only prefix and adapter). Not adapter + LoRA, as some summaries put it.
 """
 from __future__ import annotations
 
@@ -36,11 +31,8 @@ def mam_config(bottleneck: Optional[int] = None, reduction_factor: int = 16, sca
 
 def make_mam_model(model: nn.Module, name: str = "mam", config: Optional[AdapterConfig] = None,
                    num_virtual_tokens: int = MAM_PREFIX_TOKENS, check: bool = True, **prefix_kwargs) -> nn.Module:
-    """Add the parallel FFN adapter `name`, wrap the model in peft's prefix tuning, and train both
-    (plus the head, as every method here); everything else is frozen. Returns the peft model.
-
-    Raises `PeftMethodUnavailable` if peft's prefix tuning cannot run on this model.
-    """
+    """The peft model with the parallel FFN adapter `name` and prefix tuning (both and the head train), or
+    `PeftMethodUnavailable` if peft's prefix tuning cannot run on this model."""
     config = config or mam_config()
     if config.placement != "ffn" or config.mode != "parallel":
         raise ValueError(f"MAM puts a parallel adapter at the FFN; got placement={config.placement!r}, "
@@ -50,35 +42,30 @@ def make_mam_model(model: nn.Module, name: str = "mam", config: Optional[Adapter
                                  **prefix_kwargs)
     for pname, param in peft_model.named_parameters():
         if f".adapters.{name}." in pname:
-            param.requires_grad = True
+            param.requires_grad = True  # peft froze it
     return peft_model
 
 
 def mam_parts(model: nn.Module, name: str = "mam") -> dict:
     """Trainable parameter counts of a MAM model by part: prefix, adapter, head, other (should be 0)."""
-    parts = {"prefix": 0, "adapter": 0, "head": 0, "other": 0}
+    parts = dict.fromkeys(("prefix", "adapter", "head", "other"), 0)
     for pname, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if "prompt_encoder" in pname:
-            parts["prefix"] += param.numel()
-        elif f".adapters.{name}." in pname:
-            parts["adapter"] += param.numel()
-        elif {"classifier", "pooler"} & set(pname.split(".")):
-            parts["head"] += param.numel()
-        else:
-            parts["other"] += param.numel()
+        if param.requires_grad:
+            part = ("prefix" if "prompt_encoder" in pname else "adapter" if f".adapters.{name}." in pname
+                    else "head" if {"classifier", "pooler"} & set(pname.split(".")) else "other")
+            parts[part] += param.numel()
     return parts
 
 
 def mam_file_size(model: nn.Module, name: str = "mam") -> int:
-    """Bytes one MAM task stores: what peft's `save_pretrained` writes (the prefix and the head)
-    plus the parallel adapter's weights, which peft does not know of, as one safetensors file."""
+    """Bytes one MAM task stores: what peft's `save_pretrained` writes (prefix and head) plus the
+    parallel adapter's weights, which peft does not know of, as one safetensors file."""
     adapter = {pname: param.detach().cpu().contiguous() for pname, param in model.named_parameters()
                if f".adapters.{name}." in pname}
     if not adapter:
         raise ValueError(f"the model has no MAM adapter named {name!r}; build it with make_mam_model.")
     with tempfile.TemporaryDirectory() as tmp:
-        save_file(adapter, str(Path(tmp) / f"{name}_adapter.safetensors"))
-        adapter_bytes = (Path(tmp) / f"{name}_adapter.safetensors").stat().st_size
+        path = Path(tmp) / f"{name}_adapter.safetensors"
+        save_file(adapter, str(path))
+        adapter_bytes = path.stat().st_size
     return model_file_size(model) + adapter_bytes

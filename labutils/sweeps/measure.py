@@ -1,9 +1,5 @@
-"""Train one run and measure it, and the one cache key every run of 04 and 05 is stored under.
-
-`train_and_measure` is the block every run shares (train with the budget, evaluate once, report
-plain numbers); `train_adapter` builds an adapter variant for it and adds what only adapters
-have. `run_key` is the cache key: an adapter run is the same run, with the same key, whichever
-notebook plans it (`adapter_job`), so 04 and 05 share their Houlsby runs without a rule.
+"""Train one run and measure it (`train_and_measure`, `train_adapter`), and the cache key of every
+run of 04, 05 and 06 (`run_key`): an adapter run has one key whichever notebook plans it (`adapter_job`).
 """
 from __future__ import annotations
 
@@ -38,28 +34,25 @@ ADAPTER_NAME = "ablation"
 _FINGERPRINTS: dict = {}  # datasets' own per-process fingerprint -> our content digest
 
 
-def sweep_data(choice: ModelChoice, budget: Budget):
-    """The MRPC rows every run of 04, 05 and 06 trains and is measured on: (data, tokenizer, source).
+def glue_rows(split, rows: Optional[int], tokenizer, task: str, max_length: int):
+    """`rows` seeded rows of a GLUE split (None: all), tokenised: the same rows in every notebook."""
+    return tokenize(subsample(split, rows, seed=0), tokenizer, task, max_length=max_length)
 
-    Seeded subsets of `budget.train_rows` and `budget.eval_rows`, tokenised: the same rows in every
-    notebook, so that their runs share cache keys.
-    """
+
+def sweep_data(choice: ModelChoice, budget: Budget):
+    """The MRPC rows every run of 04, 05 and 06 trains and is measured on: (data, tokenizer, source)."""
     from datasets import DatasetDict
 
     mrpc, source = load_glue("mrpc")
-    raw = DatasetDict(train=subsample(mrpc["train"], budget.train_rows, seed=0),
-                      validation=subsample(mrpc["validation"], budget.eval_rows, seed=0))
     tokenizer = load_tokenizer(choice)
-    return tokenize(raw, tokenizer, "mrpc", max_length=budget.max_length), tokenizer, source
+    rows = {"train": budget.train_rows, "validation": budget.eval_rows}
+    data = DatasetDict({s: glue_rows(mrpc[s], n, tokenizer, "mrpc", budget.max_length) for s, n in rows.items()})
+    return data, tokenizer, source
 
 
 def data_fingerprint(dataset) -> str:
-    """A digest of a tokenised dataset's token ids and labels: the exact rows a run saw.
-
-    (`datasets`' own `_fingerprint` is not stable across processes for in-memory data, so it
-    only serves to remember the digest within one session.)
-    """
-    own = getattr(dataset, "_fingerprint", None)
+    """A digest of a tokenised dataset's token ids and labels: the exact rows a run saw."""
+    own = getattr(dataset, "_fingerprint", None)  # not stable across processes: only a memo key
     if own is not None and own in _FINGERPRINTS:
         return _FINGERPRINTS[own]
     h = hashlib.sha256()
@@ -74,43 +67,18 @@ def data_fingerprint(dataset) -> str:
 
 
 def run_key(choice: ModelChoice, data, budget: Budget, seed: int, trains: dict) -> dict:
-    """Everything that determines one run's result: model, rows, budget, seed, device, and `trains`
-    (what the run trains: an adapter config, or a method)."""
+    """Everything that determines one run's result; `trains` says what it trains (an adapter, a method)."""
     device = pick_device()
-    return {
-        "version": CACHE_VERSION,
-        "task": "mrpc",
-        # What the model is (config and weights), not its folder's name: two folders named `bert`
-        # with other weights must not share runs.
-        "model": base_fingerprint(choice),
-        "train_data": data_fingerprint(data["train"]),
-        "dev_data": data_fingerprint(data["validation"]),
-        **trains,
-        "budget": budget.recipe(),
-        "seed": int(seed),
-        "device": device,
-        "precision": pick_precision(device),
-    }
-
-
-def adapter_trains(choice: ModelChoice, config: AdapterConfig, frozen_below: int = 0,
-                   train_pooler: Optional[bool] = None, after: Optional[Callable] = None) -> dict:
-    """The part of `run_key` that says what an adapter run trains (and measures after training)."""
-    trains = {"adapter": config.to_dict(), "frozen_below": int(frozen_below),
-              "tag": None if after is None else qualified_name(after)}  # the extra measurement, by name
-    # The model's own pooler rule is part of "model"; only a departure from it is a setting, so
-    # runs stored before the choice existed keep their keys.
-    if train_pooler is not None and bool(train_pooler) != choice.pooler_trains:
-        trains["train_pooler"] = bool(train_pooler)
-    return trains
+    # "model" is what the model is (config and weights), not its folder's name: two folders named
+    # `bert` with other weights must not share runs.
+    return {"version": CACHE_VERSION, "task": "mrpc", "model": base_fingerprint(choice),
+            "train_data": data_fingerprint(data["train"]), "dev_data": data_fingerprint(data["validation"]),
+            **trains, "budget": budget.recipe(), "seed": int(seed), "device": device,
+            "precision": pick_precision(device)}
 
 
 def train_and_measure(model, tokenizer, data, budget: Budget, seed: int) -> dict:
-    """Train a prepared `model` on data["train"] with `budget`, evaluate once on data["validation"].
-
-    The numbers every run reports: dev accuracy, F1, MCC, loss, training time, speed and peak
-    memory, and where it ran. Seed (`set_seed`) before building the model: its new weights draw from it.
-    """
+    """Train a prepared `model` (seeded before it was built) with `budget`, evaluate once; plain numbers."""
     with tempfile.TemporaryDirectory(prefix="sweep-run-") as run_dir:
         args = training_arguments(
             run_dir, epochs=budget.epochs, learning_rate=budget.learning_rate, batch_size=budget.batch_size,
@@ -120,17 +88,11 @@ def train_and_measure(model, tokenizer, data, budget: Budget, seed: int) -> dict
         # Without progress bars Trainer prints its logs; a sweep shows its own progress bar instead.
         with contextlib.redirect_stdout(io.StringIO()):
             result = train(model, tokenizer, data["train"], data["validation"], args)
-    return {
-        "accuracy": result.metrics["eval_accuracy"],
-        "f1": result.metrics["eval_f1"],
-        "mcc": result.metrics.get("eval_mcc", 0.0),
-        "eval_loss": result.metrics.get("eval_loss"),
-        "train_seconds": result.train_seconds,
-        "train_samples_per_second": result.samples_per_second,
-        "peak_memory_mib": result.peak_memory_mib,
-        "device": result.device,
-        "precision": result.precision,
-    }
+    metrics = result.metrics
+    return {"accuracy": metrics["eval_accuracy"], "f1": metrics["eval_f1"], "mcc": metrics.get("eval_mcc", 0.0),
+            "eval_loss": metrics.get("eval_loss"), "train_seconds": result.train_seconds,
+            "train_samples_per_second": result.samples_per_second, "peak_memory_mib": result.peak_memory_mib,
+            "device": result.device, "precision": result.precision}
 
 
 def train_adapter(choice: ModelChoice, data, config: AdapterConfig, budget: Budget, seed: int = 0, *,
@@ -138,11 +100,8 @@ def train_adapter(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
                   folder=None) -> dict:
     """Train one adapter variant from a fresh base model and measure it; a plain dict.
 
-    The base is frozen as in the paper (adapters, LayerNorms and head train; the pooler as
-    `train_pooler` says, None: the model's rule), and with `frozen_below` = k every layer below
-    k too (AdapterDrop). `after(model, tokenizer, data) -> dict` adds measurements of the
-    trained model. With a `folder`, the trained adapter is saved there (`save_adapter`).
-    Latency depends only on the architecture: `variant_latency` measures it for many variants.
+    Layers below `frozen_below` stay frozen (AdapterDrop); `after(model, tokenizer, data) -> dict` adds
+    measurements of the trained model; with a `folder`, the trained adapter is saved there.
     """
     set_seed(seed)  # the new head and the adapters are initialised from the global RNG
     model, tokenizer = adapter_model(choice, data["train"].features["label"].names, ADAPTER_NAME, config,
@@ -154,13 +113,11 @@ def train_adapter(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
     out.update({
         "bottleneck": config.bottleneck_for(model.config.hidden_size),
         "n_adapters": sum(1 for _, m in adapter_sublayers(model) if ADAPTER_NAME in m.adapters),
-        "adapter_params": adapter_parameter_count(model, ADAPTER_NAME),
-        "trainable_params": report["trainable"],
+        "adapter_params": adapter_parameter_count(model, ADAPTER_NAME), "trainable_params": report["trainable"],
         "trainable_pct": report["trainable_pct_of_base"],
         "trainable_without_head_pct": report["trainable_without_head_pct"],
         "pooler_trained": any(p.requires_grad for n, p in model.named_parameters() if is_pooler(n)),
-        "base_params": report["base_model"],
-        "lowest_trained_layer": lowest_trainable_layer(model),
+        "base_params": report["base_model"], "lowest_trained_layer": lowest_trainable_layer(model),
         "n_layers": len(encoder_layers(model)),
         "learned_scales": [float(a.scale.detach()) for _, module in adapter_sublayers(model)
                            for a in module.adapters.values() if isinstance(a.scale, torch.nn.Parameter)],
@@ -175,14 +132,15 @@ def train_adapter(choice: ModelChoice, data, config: AdapterConfig, budget: Budg
 def adapter_job(choice: ModelChoice, data, config: AdapterConfig, budget: Budget, seed: int = 0, *,
                 frozen_below: int = 0, train_pooler: Optional[bool] = None, after: Optional[Callable] = None,
                 keep_adapter: bool = False, label: str = "") -> Job:
-    """The `Job` that trains one adapter variant (`train_adapter`), for `run_jobs`.
-
-    `after` (a module-level function) is named in the cache key: its numbers are part of the
-    result. `keep_adapter` is not (the run is the same): the trained adapter is saved in the
-    cache's `folder_for` this run, and a cached run without that folder trains again.
-    """
-    settings = run_key(choice, data, budget, seed, adapter_trains(choice, config, frozen_below, train_pooler, after))
-    return Job(settings, train_adapter,
+    """The `Job` that trains one adapter variant (`train_adapter`); `after` is named in its key, `keep_adapter`
+    (save the adapter in the cache's `folder_for` this run; trained again if missing) is not."""
+    trains = {"adapter": config.to_dict(), "frozen_below": int(frozen_below),
+              "tag": None if after is None else qualified_name(after)}
+    # The model's own pooler rule is part of "model"; only a departure from it is a setting, so
+    # runs stored before the choice existed keep their keys.
+    if train_pooler is not None and bool(train_pooler) != choice.pooler_trains:
+        trains["train_pooler"] = bool(train_pooler)
+    return Job(run_key(choice, data, budget, seed, trains), train_adapter,
                dict(choice=choice, data=data, config=config, budget=budget, seed=seed,
                     frozen_below=frozen_below, train_pooler=train_pooler, after=after),
                label or f"{config.placement}/{config.mode} m={config.bottleneck} std={config.init_std} "

@@ -1,15 +1,13 @@
-"""Training runs side by side in fresh worker processes (`labutils.sweeps.runs.run_jobs` uses it).
+"""Training runs side by side in fresh worker processes (`concurrent.futures`), for `runs.run_jobs`.
 
-A small model's matrix products keep two cores only partly busy from one process, so on a
-2-core CPU two runs with one thread each finish about 1.4x as many runs per hour; on a GPU one
-run at a time fills the device (`worker_plan`). The pool is `concurrent.futures` with the
-"spawn" start method (alike in Jupyter, on macOS and on Windows); what it adds is safety:
-Interrupt kills the runs in flight at once, and a worker dies with its parent (Linux's death
-signal, and a watchdog thread on every OS), so a killed kernel leaves no process behind.
+"spawn" behaves alike in Jupyter, on macOS and on Windows. On a 2-core CPU two one-thread runs finish
+about 1.4x as many runs per hour as one (`worker_plan`). Interrupt kills the runs in flight; a worker dies
+with its parent (Linux's death signal, and a watchdog thread on every OS), so a killed kernel leaves none.
 Only the standard library at the top: a test loads this file on its own.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -49,16 +47,14 @@ def _parent_gone(parent_pid: int) -> bool:
     return False
 
 
-def _watch_parent(parent_pid: int, every: float = 0.5) -> threading.Thread:
-    """A daemon thread that ends this process (and its run) once `parent_pid` is gone (any OS)."""
+def _watch_parent(parent_pid: int, every: float = 0.5) -> None:
+    """Start a daemon thread that ends this process (and its run) once `parent_pid` is gone (any OS)."""
     def watch():
         while not _parent_gone(parent_pid):
             time.sleep(every)
         os._exit(1)
 
-    thread = threading.Thread(target=watch, name="labutils-parent-watchdog", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=watch, name="labutils-parent-watchdog", daemon=True).start()
 
 
 def _start_worker(threads: Optional[int], parent_pid: int) -> None:
@@ -90,22 +86,8 @@ def _run_job(fn: Callable, kwargs: dict) -> dict:
     return result
 
 
-def _kill_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop the pool's runs now (shutdown only cancels runs not yet started)."""
-    if hasattr(pool, "kill_workers"):  # Python 3.14+
-        return pool.kill_workers()
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.kill()
-
-
 def train_in_workers(todo: list, store: Callable, n_workers: int, threads: Optional[int]) -> Optional[tuple]:
-    """Train `todo` [(job, kwargs)] in fresh processes; (job, error) of the first failure, or None.
-
-    After a failure the runs not yet started are cancelled; the running ones finish and are
-    stored. On KeyboardInterrupt the workers are killed at once, finished results are stored.
-    """
-    import multiprocessing
-
+    """Train `todo` [(job, kwargs)] in fresh processes; (job, error) of the first failure, or None."""
     pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(threads, os.getpid()))
     futures, failure = {}, None
@@ -120,7 +102,11 @@ def train_in_workers(todo: list, store: Callable, n_workers: int, threads: Optio
                 for other in futures:
                     other.cancel()  # not yet started: skip; running: let it finish and keep it
     except BaseException:
-        _kill_workers(pool)
+        if hasattr(pool, "kill_workers"):  # Python 3.14+; shutdown only cancels runs not yet started
+            pool.kill_workers()
+        else:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
         for future, job in futures.items():  # store() skips a run already stored
             if future.done() and not future.cancelled() and future.exception() is None:
                 store(job, future.result())

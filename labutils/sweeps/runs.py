@@ -1,19 +1,12 @@
 """Many training runs: a cache of finished runs on disk, and the jobs that fill it.
 
-* **`RunCache`**: every finished run is one JSON file named by a stable hash of the settings
-  that produced it (`stable_key`). A notebook that crashed half-way resumes where it stopped;
-  two experiments (or notebooks) that need the same run share it; any changed setting trains
-  anew. Only finished, finite runs are stored; a file that cannot be the run's result is kept
-  aside (``<key>.json.old1``), never deleted. A run may keep files in `folder_for` its key.
-* **`run_jobs`**: trains the runs a plan still lacks, here or side by side in worker
-  processes (`labutils.sweeps.pool`). Interrupt stops at once and keeps every finished run.
-
-A `Job` carries its training function itself; a worker unpickles it by its module and name,
-so it must be a module-level function (`qualified_name` checks).
+`RunCache` stores each finished, finite run as one JSON file named by a stable hash of its settings
+(`stable_key`): a crashed notebook resumes, notebooks share runs, a changed setting trains anew.
+`run_jobs` trains what a plan lacks, here or in worker processes (`labutils.sweeps.pool`); a `Job`
+carries its function, which a worker imports by module and name (`qualified_name` checks).
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -23,8 +16,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
-
-import numpy as np
 
 from ..notebook import plain
 from .pool import _run_job, train_in_workers, worker_plan
@@ -50,16 +41,13 @@ def qualified_name(fn: Callable) -> str:
     return f"{fn.__module__}.{qualname}"
 
 
-def _non_finite(obj, where: str = "result") -> Optional[tuple]:
-    """(where, value) of the first NaN or infinity in plain JSON data, e.g. ("result['loss'][3]", nan)."""
+def _non_finite(obj, where: str = "result"):
+    """Yield (where, value) of each NaN or infinity in plain JSON data, e.g. ("result['loss'][3]", nan)."""
     if isinstance(obj, float) and not math.isfinite(obj):
-        return where, obj
+        yield where, obj
     items = (obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ())
     for k, value in items:
-        found = _non_finite(value, f"{where}[{k!r}]")
-        if found:
-            return found
-    return None
+        yield from _non_finite(value, f"{where}[{k!r}]")
 
 
 def _refuse_constant(name: str):
@@ -84,8 +72,7 @@ class RunCache:
         return self.folder / stable_key(settings)
 
     def get(self, settings: dict) -> Optional[dict]:
-        """The stored result for exactly these settings, or None (also for a file that is unreadable,
-        not {"settings", "result"}, another run's settings, or holds NaN / infinity)."""
+        """The stored result for exactly these settings, or None (also for an unusable or foreign file)."""
         try:
             stored = json.loads(self.path_for(settings).read_text(), parse_constant=_refuse_constant)
         except (FileNotFoundError, ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
@@ -95,13 +82,9 @@ class RunCache:
         return stored["result"] if isinstance(stored.get("result"), dict) else None
 
     def put(self, settings: dict, result: dict) -> Path:
-        """Store `result` (written to a temporary file and renamed: a crash never leaves half a file).
-
-        Refuses (ValueError) a result holding NaN or infinity: that run diverged or failed. A file
-        already at this path that `get` cannot use is kept beside it (``<key>.json.old1``).
-        """
+        """Store `result` atomically; refuse NaN / infinity, and keep an unusable old file as ``.old<n>``."""
         path, plain = self.path_for(settings), _plain(result)
-        bad = _non_finite(plain)
+        bad = next(_non_finite(plain), None)
         if bad:
             raise ValueError(f"{bad[0]} is {bad[1]}: the run diverged or failed, so it is not stored (as {path.name} "
                              "would be). The next call trains it again; if it diverges every time, lower this run's "
@@ -118,7 +101,7 @@ class RunCache:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         try:
             tmp.write_text(text + "\n")
-            os.replace(tmp, path)
+            os.replace(tmp, path)  # a crash never leaves half a file
         finally:
             tmp.unlink(missing_ok=True)  # only left if the write or rename was interrupted
         return path
@@ -140,42 +123,33 @@ class RunCache:
 
 @dataclass
 class Job:
-    """One run to train: its cache key, the function that trains it, and that function's arguments."""
-    settings: dict = field(metadata={"help": "Everything that shapes the result; the cache key."})
-    fn: Callable = field(metadata={"help": "The training function, module-level (a worker imports it by name); returns a dict."})
-    kwargs: dict = field(default_factory=dict, metadata={"help": "Its keyword arguments (picklable)."})
-    label: str = field(default="", metadata={"help": "A short name for progress bars and errors."})
-    keeps_folder: bool = field(default=False, metadata={"help": "fn also takes folder=: `RunCache.folder_for` this run, for files it keeps."})
+    """One run to train: its cache key, its module-level training function, and that function's arguments."""
+    settings: dict  # everything that shapes the result: the cache key
+    fn: Callable  # returns a dict
+    kwargs: dict = field(default_factory=dict)  # picklable
+    label: str = ""  # a short name for errors
+    keeps_folder: bool = False  # fn also takes folder=: `RunCache.folder_for` this run, for files it keeps
 
     def __post_init__(self):
         qualified_name(self.fn)  # a lambda or nested function cannot reach a worker: say so now
 
 
-def _missing(cache: RunCache, job: Job) -> bool:
-    return cache.get(job.settings) is None or (job.keeps_folder and not cache.folder_for(job.settings).is_dir())
-
-
 def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: bool = True,
              desc: str = "training runs") -> list:
-    """Train every job whose result is not in `cache`, store each as it finishes; return all results.
+    """Train every job not in `cache`, storing each as it finishes; all results, in the order of `jobs`.
 
-    Results come in the order of `jobs` (duplicates share one run). With more than one worker
-    (`worker_plan`), runs train in fresh processes; with one, here. A run that fails (raises, or
-    returns NaN / infinity) loses no other: the finished ones are stored, the rest cancelled, and
-    the error names the run. Interrupt stops at once, stores what finished, says what remains.
-    """
+    A failed run (raises, or NaN / infinity) is named; the finished ones are stored, the rest cancelled."""
     unique = {}
     for job in jobs:
         unique.setdefault(stable_key(job.settings), job)
     todo = [(job, dict(job.kwargs, **({"folder": cache.folder_for(job.settings)} if job.keeps_folder else {})))
-            for job in unique.values() if _missing(cache, job)]
+            for job in unique.values()
+            if cache.get(job.settings) is None or (job.keeps_folder and not cache.folder_for(job.settings).is_dir())]
     cache.hits += len(unique) - len(todo)
     n_workers, threads = worker_plan(workers)
     n_workers = max(1, min(n_workers, len(todo)))
-    bar = None
-    if progress and todo:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(todo), desc=f"{desc} ({n_workers} at a time)")
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(todo), desc=f"{desc} ({n_workers} at a time)", disable=not (progress and todo))
     stored = set()
 
     def store(job: Job, result: dict) -> Optional[Exception]:
@@ -188,9 +162,7 @@ def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: b
             return e
         cache.misses += 1
         stored.add(id(job))
-        if bar is not None:
-            bar.update(1)
-        return None
+        bar.update(1)
 
     try:
         if n_workers == 1:
@@ -210,8 +182,7 @@ def run_jobs(cache: RunCache, jobs: Sequence[Job], workers: int = 0, progress: b
               f"{len(todo) - len(stored)} remain; run this again to train only those.", file=sys.stderr, flush=True)
         raise
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if failure is not None:
         job, error = failure
         raise RuntimeError(f"training run {job.label or stable_key(job.settings)} failed: {type(error).__name__}: "
