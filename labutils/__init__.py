@@ -6,7 +6,8 @@ The names below are the lesson, bottom-up: each group uses only the groups above
 from .config import AdapterConfig
 from .adapter import BottleneckAdapter, adapter_param_count
 # The sublayer that holds adapters, and where those sublayers are in a BERT model.
-from .layer import AdapterSublayerOutput, UnsupportedModelError, active_adapter, adapter_configs, adapter_sublayers, encoder_layers
+from .layer import (AdapterSublayerOutput, UnsupportedModelError, active_adapter, adapter_configs, adapter_sublayers,
+                    encoder_layers)
 # The parameter counters: which parameters train (freezing) and how many there are.
 from .params import (adapter_parameter_count, base_checksum, format_parameter_report, freeze_for_adapters,
                      parameter_report, unfreeze_all)

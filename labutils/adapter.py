@@ -8,6 +8,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .phm import phm_projections
+
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "swish": F.silu}
 
 
@@ -31,14 +33,7 @@ class BottleneckAdapter(nn.Module):
             self.scale = nn.Parameter(torch.ones(()))
         else:
             self.scale = float(scaling)  # a constant: no parameter, no extra kernel when 1.0
-        self.reset_parameters(init_std)
-
-    def reset_parameters(self, init_std: float) -> None:
-        # The paper's near-identity init: small normal weights, zero biases.
-        for proj in (self.down_proj, self.up_proj):
-            if not isinstance(proj, nn.Linear):
-                proj.reset_parameters(init_std)  # Compacter's PHM layers (labutils.phm) init themselves
-                continue
+        for proj in (self.down_proj, self.up_proj):  # the paper's near-identity init
             nn.init.normal_(proj.weight, mean=0.0, std=init_std)
             nn.init.zeros_(proj.bias)
 
@@ -59,8 +54,7 @@ def make_adapter(config, hidden_size: int, bottleneck: int, shared: dict | None 
     """The adapter an `AdapterConfig` describes (projection="phm": Compacter's, `labutils.phm`).
     `shared`: one dict per model adapter, carrying the slow weights A_i all its layers share."""
     adapter = BottleneckAdapter(hidden_size, bottleneck, config.activation, config.init_std, config.scaling)
-    if getattr(config, "projection", "linear") == "phm":
-        from .phm import phm_projections
+    if config.projection == "phm":
         phm_projections(adapter, hidden_size, bottleneck, config.phm_dim, config.phm_rank, config.init_std,
                         shared if config.shared_phm_rule else None)
     return adapter

@@ -29,67 +29,63 @@ def _positive_int(x) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= 1
 
 
-def _layer_indices(layers) -> list:
-    """Sorted, de-duplicated layer indices."""
-    if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
-        raise ValueError(f"layers={layers!r}: give a list of layer indices, e.g. [0, 1], or None for every layer.")
-    layers = list(layers)
-    bad = [i for i in layers if not isinstance(i, numbers.Integral) or isinstance(i, bool)]
-    if bad:
-        raise ValueError(f"layers={layers!r}: {bad} are not layer indices; give whole numbers such as [0, 1].")
-    return sorted({int(i) for i in layers})
-
-
 @dataclass
 class AdapterConfig:
     """Everything needed to build (and later rebuild) one adapter."""
 
-    bottleneck: Optional[int] = field(
-        default=None, metadata={"help": "Bottleneck size m. Leave None to derive it from reduction_factor."})
-    reduction_factor: int = field(
-        default=16, metadata={"help": "m = hidden_size // reduction_factor when bottleneck is None."})
-    placement: str = field(
-        default="houlsby", metadata={"help": "'houlsby' (after attention and after FFN), 'ffn' (Houlsby's FFN adapter alone; not the Pfeiffer architecture, whose residual and LayerNorms sit elsewhere), 'attention'."})
-    mode: str = field(
-        default="sequential", metadata={"help": "'sequential' (the paper) or 'parallel' (He et al., 2022)."})
-    scaling: Union[float, str] = field(
-        default=1.0, metadata={"help": "Factor s on the adapter's output; 'learned' makes s a trainable scalar."})
-    activation: str = field(
-        default="relu", metadata={"help": "Nonlinearity sigma in the bottleneck: relu, gelu or swish."})
-    init_std: float = field(
-        default=1e-3, metadata={"help": "Std of the normal init of both projections; biases start at zero, so the adapter starts near identity."})
-    layers: Optional[Sequence[int]] = field(
-        default=None, metadata={"help": "Layer indices that get the adapter; None means every layer. [] means none (04's AdapterDrop point k = L: only the LayerNorms and the head train)."})
-    projection: str = field(
-        default="linear", metadata={"help": "'linear' (Houlsby) or 'phm': Compacter's W = sum_i A_i (x) B_i (labutils.phm)."})
-    phm_dim: int = field(
-        default=4, metadata={"help": "Compacter's n: number of Kronecker terms; d and m must be multiples of n."})
-    phm_rank: int = field(
-        default=1, metadata={"help": "Compacter's r: B_i = s_i t_i^T has rank r (the low-rank fast weights)."})
-    shared_phm_rule: bool = field(
-        default=True, metadata={"help": "Share the slow weights A_i across all layers (Compacter) or not (PHM-Adapter)."})
+    bottleneck: Optional[int] = field(default=None, metadata={
+        "help": "Bottleneck size m. Leave None to derive it from reduction_factor."})
+    reduction_factor: int = field(default=16, metadata={
+        "help": "m = hidden_size // reduction_factor when bottleneck is None."})
+    placement: str = field(default="houlsby", metadata={
+        "help": "'houlsby' (after attention and FFN), 'ffn' (Houlsby's FFN one alone, not Pfeiffer's), 'attention'."})
+    mode: str = field(default="sequential", metadata={
+        "help": "'sequential' (the paper) or 'parallel' (He et al., 2022)."})
+    scaling: Union[float, str] = field(default=1.0, metadata={
+        "help": "Factor s on the adapter's output; 'learned' makes s a trainable scalar."})
+    activation: str = field(default="relu", metadata={
+        "help": "Nonlinearity sigma in the bottleneck: relu, gelu or swish."})
+    init_std: float = field(default=1e-3, metadata={
+        "help": "Std of the normal init of both projections; zero biases, so the adapter starts near identity."})
+    layers: Optional[Sequence[int]] = field(default=None, metadata={
+        "help": "Layers with an adapter; None: all; []: none (04's AdapterDrop k = L: LayerNorms and head train)."})
+    projection: str = field(default="linear", metadata={
+        "help": "'linear' (Houlsby) or 'phm': Compacter's W = sum_i A_i (x) B_i (labutils.phm)."})
+    phm_dim: int = field(default=4, metadata={
+        "help": "Compacter's n: number of Kronecker terms; d and m must be multiples of n."})
+    phm_rank: int = field(default=1, metadata={
+        "help": "Compacter's r: B_i = s_i t_i^T has rank r (the low-rank fast weights)."})
+    shared_phm_rule: bool = field(default=True, metadata={
+        "help": "Share the slow weights A_i across all layers (Compacter) or not (PHM-Adapter)."})
 
     def __post_init__(self):
-        for key, allowed in (("placement", PLACEMENTS), ("mode", MODES), ("activation", ACTIVATIONS)):
+        for key, allowed in (("placement", PLACEMENTS), ("mode", MODES), ("activation", ACTIVATIONS),
+                             ("projection", PROJECTIONS)):
             if getattr(self, key) not in allowed:
                 raise ValueError(f"{key}={getattr(self, key)!r} is not supported; choose one of {allowed}.")
-        if self.scaling != "learned" and not _finite_number(self.scaling):
-            raise ValueError(f"scaling={self.scaling!r}: give a finite number (1.0 is the paper's) or 'learned'.")
-        if self.bottleneck is not None and not _positive_int(self.bottleneck):
-            raise ValueError(f"bottleneck={self.bottleneck!r}: must be a positive integer (or None to use reduction_factor).")
-        if not _positive_int(self.reduction_factor):
-            raise ValueError(f"reduction_factor={self.reduction_factor!r}: must be a positive integer.")
-        if not (_finite_number(self.init_std) and self.init_std >= 0):
-            raise ValueError(f"init_std={self.init_std!r}: must be a finite number >= 0 (the paper's is near zero, e.g. 1e-3).")
+        checks = {  # field -> (valid?, what to give instead)
+            "scaling": (self.scaling == "learned" or _finite_number(self.scaling),
+                        "give a finite number (1.0 is the paper's) or 'learned'"),
+            "bottleneck": (self.bottleneck is None or _positive_int(self.bottleneck),
+                           "must be a positive integer (or None to use reduction_factor)"),
+            "reduction_factor": (_positive_int(self.reduction_factor), "must be a positive integer"),
+            "init_std": (_finite_number(self.init_std) and self.init_std >= 0,
+                         "must be a finite number >= 0 (the paper's is near zero, e.g. 1e-3)"),
+            "phm_dim": (_positive_int(self.phm_dim), "must be a positive integer"),
+            "phm_rank": (_positive_int(self.phm_rank), "must be a positive integer"),
+            "shared_phm_rule": (isinstance(self.shared_phm_rule, bool), "give True or False"),
+        }
+        for key, (valid, fix) in checks.items():
+            if not valid:
+                raise ValueError(f"{key}={getattr(self, key)!r}: {fix}.")
         if self.layers is not None:
-            self.layers = _layer_indices(self.layers)
-        if self.projection not in PROJECTIONS:
-            raise ValueError(f"projection={self.projection!r} is not supported; choose one of {PROJECTIONS}.")
-        for key in ("phm_dim", "phm_rank"):
-            if not _positive_int(getattr(self, key)):
-                raise ValueError(f"{key}={getattr(self, key)!r}: must be a positive integer.")
-        if not isinstance(self.shared_phm_rule, bool):
-            raise ValueError(f"shared_phm_rule={self.shared_phm_rule!r}: give True or False.")
+            if isinstance(self.layers, (str, bytes)) or not isinstance(self.layers, Iterable):
+                raise ValueError(f"layers={self.layers!r}: give a list of layer indices, e.g. [0, 1], or None for all.")
+            layers = list(self.layers)
+            bad = [i for i in layers if not isinstance(i, numbers.Integral) or isinstance(i, bool)]
+            if bad:
+                raise ValueError(f"layers={layers!r}: {bad} are not layer indices; give whole numbers such as [0, 1].")
+            self.layers = sorted({int(i) for i in layers})
 
     def bottleneck_for(self, hidden_size: int) -> int:
         """The bottleneck size m for a model of this hidden size."""

@@ -27,16 +27,14 @@ def sublayer_case(sublayer: str = "attention", hidden: int = 32, bottleneck: int
     from .model import add_adapter
     model = tiny_bert(hidden, 1, seed)
     add_adapter(model, "task", AdapterConfig(bottleneck=bottleneck))
-    module = dict((m.sublayer, m) for _, m in adapter_sublayers(model))[sublayer]
+    module = {m.sublayer: m for _, m in adapter_sublayers(model)}[sublayer]
     with torch.no_grad():
         for p in module.adapters["task"].parameters():
             p.normal_(std=0.5)
         module.LayerNorm.weight.normal_(1.0, 0.2)
         module.LayerNorm.bias.normal_(0.0, 0.2)
-    width = module.dense.in_features
-    hidden_states = torch.randn(2, 5, width)
-    input_tensor = torch.randn(2, 5, hidden)
-    return module.eval(), hidden_states, input_tensor
+    hidden_states = torch.randn(2, 5, module.dense.in_features)
+    return module.eval(), hidden_states, torch.randn(2, 5, hidden)
 
 
 def freezing_case(active: str = "mrpc", seed: int = 0):
@@ -59,9 +57,9 @@ def confident_mistake_rows(probs: np.ndarray, labels, k: int = 8) -> list:
     from datasets import Dataset
 
     from .inference import confident_mistakes
-    labels = [int(y) for y in labels]
+    labels, probs = [int(y) for y in labels], np.asarray(probs)
     ds = Dataset.from_dict({"sentence1": [str(i) for i in range(len(labels))], "label": labels})
-    table = confident_mistakes(ds, np.asarray(probs), [str(c) for c in range(np.asarray(probs).shape[1])], k=k)
+    table = confident_mistakes(ds, probs, [str(c) for c in range(probs.shape[1])], k=k)
     return [int(s) for s in table["sentence1"]] if len(table) else []
 
 

@@ -22,8 +22,7 @@ ACTIVE_ATTR = "lab_active_fusion"
 
 
 class AdapterFusionLayer(nn.Module):
-    """One fusion module: attention with the sublayer output as query and the adapters' outputs
-    as keys and values."""
+    """One fusion module: the sublayer output (query) attends over the adapters' outputs (keys, values)."""
 
     def __init__(self, adapter_names: Sequence[str], hidden_size: int, dropout: float = 0.1,
                  temperature: float = 1.0):
@@ -35,25 +34,11 @@ class AdapterFusionLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.temperature = float(temperature)
         self.last_attention: Optional[torch.Tensor] = None  # (batch, tokens, adapters) of the last forward
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
         for lin in (self.query, self.key):
             nn.init.normal_(lin.weight, mean=0.0, std=0.02)  # BERT's init, as AdapterHub
             nn.init.zeros_(lin.bias)
         with torch.no_grad():  # V = I: the fused output starts as the adapters' average
             self.value.weight.fill_(1e-6).fill_diagonal_(1.0)
-
-    def adapter_outputs(self, h: torch.Tensor, input_tensor: torch.Tensor, sublayer) -> torch.Tensor:
-        """(batch, tokens, adapters, d): each adapter's output u_n, without its skip connection."""
-        outs = []
-        for name in self.adapter_names:
-            if name not in sublayer.adapters:
-                raise KeyError(f"the fusion needs adapter {name!r}, which is no longer in the model "
-                               f"(deleted?); delete the fusion or load the adapter again.")
-            x = input_tensor if sublayer.modes[name] == "parallel" else h
-            outs.append(sublayer.adapters[name].delta(x))
-        return torch.stack(outs, dim=-2)
 
     def fuse(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """The fusion itself: h (batch, tokens, d) attends over u (batch, tokens, adapters, d)."""
@@ -63,7 +48,13 @@ class AdapterFusionLayer(nn.Module):
         return h + self.value(torch.einsum("...n,...nd->...d", p, u))
 
     def forward(self, h: torch.Tensor, input_tensor: torch.Tensor, sublayer) -> torch.Tensor:
-        return self.fuse(h, self.adapter_outputs(h, input_tensor, sublayer))
+        outs = []  # each adapter's output u_n, without its skip connection
+        for name in self.adapter_names:
+            if name not in sublayer.adapters:
+                raise KeyError(f"the fusion needs adapter {name!r}, which is no longer in the model "
+                               f"(deleted?); delete the fusion or load the adapter again.")
+            outs.append(sublayer.adapters[name].delta(input_tensor if sublayer.modes[name] == "parallel" else h))
+        return self.fuse(h, torch.stack(outs, dim=-2))
 
     def extra_repr(self) -> str:
         return f"adapters={self.adapter_names}, temperature={self.temperature}"
@@ -107,12 +98,11 @@ def fuse_adapters(model: nn.Module, adapter_names: Sequence[str], name: str = "f
         raise ValueError(f"fusion {name!r} already fuses {existing['adapters']}; delete_fusion(model, {name!r}) "
                          "first or pick another name.")
     if existing is None:
-        d = model.config.hidden_size
         p = model.config.attention_probs_dropout_prob if dropout is None else float(dropout)
         places = []
         for i, module in adapter_sublayers(model):
             held = [n for n in names if n in module.adapters]
-            if held and len(held) != len(names):
+            if held and held != names:
                 raise ValueError(f"layer {i} {module.sublayer}: holds {held} but not the others of {names}; "
                                  "fusion needs adapters placed in the same layers.")
             if held:
@@ -123,19 +113,14 @@ def fuse_adapters(model: nn.Module, adapter_names: Sequence[str], name: str = "f
         for module in places:
             if "fusion" not in module._modules:
                 module.fusion = nn.ModuleDict()
-            layer = AdapterFusionLayer(names, d, p, temperature).to(device=ref.device, dtype=ref.dtype)
-            module.fusion[name] = layer.train(model.training)  # an eval model stays in eval (dropout off)
-        settings = {"dropout": p, "temperature": float(temperature)}
-        setattr(model, FUSIONS_ATTR, {**fusions(model), name: {"adapters": names, "settings": settings}})
+            layer = AdapterFusionLayer(names, model.config.hidden_size, p, temperature)
+            # An eval model stays in eval (dropout off).
+            module.fusion[name] = layer.to(device=ref.device, dtype=ref.dtype).train(model.training)
+        entry = {"adapters": names, "settings": {"dropout": p, "temperature": float(temperature)}}
+        setattr(model, FUSIONS_ATTR, {**fusions(model), name: entry})
     if set_active:
         set_active_fusion(model, name)
-    freeze_for_fusion(model, name, train_layernorm=train_layernorm, train_pooler=train_pooler)
-    return model
-
-
-def freeze_for_fusion(model: nn.Module, name: str, train_layernorm: bool = False,
-                      train_pooler: Optional[bool] = None) -> nn.Module:
-    """Train fusion `name` and the head only (LayerNorms too if asked); every adapter is frozen."""
+    # Train fusion `name` and the head only (LayerNorms too if asked); every adapter stays frozen.
     if train_pooler is None:
         train_pooler = pooler_trains(model)
     for pname, param in model.named_parameters():
@@ -170,9 +155,7 @@ def delete_fusion(model: nn.Module, name: str) -> None:
     for _, module in adapter_sublayers(model):
         if name in module._modules.get("fusion", {}):
             del module.fusion[name]
-    left = fusions(model)
-    del left[name]
-    setattr(model, FUSIONS_ATTR, left)
+    setattr(model, FUSIONS_ATTR, {k: v for k, v in fusions(model).items() if k != name})
 
 
 def fusion_regularization(model: nn.Module, name: str, weight: float = 0.01) -> torch.Tensor:
@@ -214,8 +197,8 @@ def mean_fusion_attention(model: nn.Module, tokenizer, dataset, name: Optional[s
     try:
         with torch.no_grad():
             for start in range(0, len(dataset), batch_size):
-                rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
-                batch = {k: v.to(device) for k, v in collate([{k: r[k] for k in keep} for r in rows]).items()}
+                rows = [{k: dataset[i][k] for k in keep} for i in range(start, min(start + batch_size, len(dataset)))]
+                batch = {k: v.to(device) for k, v in collate(rows).items()}
                 model(**batch)
                 n = float(batch["attention_mask"].sum())
                 for key, mean in fusion_attention(model, name, batch["attention_mask"]).items():

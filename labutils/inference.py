@@ -29,18 +29,11 @@ def predict_text_logits(model, tokenizer, texts_a: Sequence[str], texts_b: Optio
     return torch.cat(out).numpy()
 
 
-def _check_head(model, scores: bool) -> None:
-    # A softmax over one output is always 1.0, and a score is not a class: refuse the wrong call.
-    if (model.config.num_labels == 1) != scores:
-        raise ValueError("this head predicts one score (a regression task such as STS-B): use predict_scores"
-                         if not scores else
-                         f"this head predicts {model.config.num_labels} classes, not a score: use predict_proba")
-
-
 def predict_proba(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
                   batch_size: int = 32, max_length: int = 128) -> np.ndarray:
     """Class probabilities (rows sum to 1) for single sentences or sentence pairs."""
-    _check_head(model, scores=False)
+    if model.config.num_labels == 1:  # a softmax over one output is always 1.0
+        raise ValueError("this head predicts one score (a regression task such as STS-B): use predict_scores")
     logits = predict_text_logits(model, tokenizer, texts_a, texts_b, batch_size, max_length)
     return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
 
@@ -48,7 +41,8 @@ def predict_proba(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Se
 def predict_scores(model, tokenizer, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None,
                    batch_size: int = 32, max_length: int = 128) -> np.ndarray:
     """One predicted score per input, from a one-output (regression) head such as STS-B's."""
-    _check_head(model, scores=True)
+    if model.config.num_labels != 1:
+        raise ValueError(f"this head predicts {model.config.num_labels} classes, not a score: use predict_proba")
     return predict_text_logits(model, tokenizer, texts_a, texts_b, batch_size, max_length)[:, 0]
 
 
@@ -60,13 +54,9 @@ def confident_mistakes(raw_dataset, probs: np.ndarray, label_names: Sequence[str
     wrong = np.flatnonzero(preds != labels)
     order = wrong[np.argsort(-probs[wrong, preds[wrong]])][:k]
     text_cols = [c for c in ("sentence1", "sentence2", "sentence") if c in raw_dataset.column_names]
-    rows = []
-    for i in order:
-        row = {c: raw_dataset[int(i)][c] for c in text_cols}
-        row.update({"human": label_names[labels[i]], "model": label_names[preds[i]],
-                    "confidence": round(float(probs[i, preds[i]]), 3)})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{**{c: raw_dataset[int(i)][c] for c in text_cols}, "human": label_names[labels[i]],
+                          "model": label_names[preds[i]], "confidence": round(float(probs[i, preds[i]]), 3)}
+                         for i in order])
 
 
 def describe_prediction(probs_row: np.ndarray, label_names: Sequence[str]) -> str:

@@ -28,8 +28,7 @@ def synchronize(device) -> None:
 
 
 def forward_pass(model, batch: dict, setting=contextlib.nullcontext):
-    """A zero-argument function: one inference pass of `model` on `batch`, in the state that
-    `setting()` (a context manager) puts the model in."""
+    """A zero-argument function: one inference pass of `model` on `batch` inside the context `setting()`."""
     def run():
         with torch.inference_mode(), setting():
             model(**batch)

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from .adapter import BottleneckAdapter
-from .config import SUBLAYERS
 
 SUPPORTED_FAMILIES = "BERT, MiniLM, RoBERTa, ELECTRA, XLM-RoBERTa, CamemBERT (encoder layers shaped like BertLayer)"
 # Where the model keeps name -> AdapterConfig (written by `labutils.model.add_adapter`).
@@ -23,9 +22,7 @@ class AdapterSublayerOutput(nn.Module):
 
     def __init__(self, base: nn.Module, sublayer: str):
         super().__init__()
-        self.dense = base.dense
-        self.dropout = base.dropout
-        self.LayerNorm = base.LayerNorm
+        self.dense, self.dropout, self.LayerNorm = base.dense, base.dropout, base.LayerNorm
         self.sublayer = sublayer                 # "attention" or "ffn"
         self.adapters = nn.ModuleDict()          # name -> BottleneckAdapter
         self.modes: dict[str, str] = {}          # name -> "sequential" | "parallel"
@@ -50,14 +47,11 @@ class AdapterSublayerOutput(nn.Module):
     def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
         h = self.dropout(self.dense(hidden_states))
         name = self.active_adapter
-        if name is None and self.active_fusion is not None and not self.skip:
+        if not self.skip and name is None and self.active_fusion is not None:
             h = self.fusion[self.active_fusion](h, input_tensor, self)
-        elif name is not None and not self.skip and name in self.adapters:
+        elif not self.skip and name in self.adapters:
             adapter = self.adapters[name]
-            if self.modes[name] == "parallel":
-                h = h + adapter.delta(input_tensor)
-            else:
-                h = adapter(h)
+            h = h + adapter.delta(input_tensor) if self.modes[name] == "parallel" else adapter(h)
         return self.LayerNorm(h + input_tensor)
 
     def extra_repr(self) -> str:
@@ -71,24 +65,17 @@ class UnsupportedModelError(TypeError):
     """The model's layers are not shaped like BERT's, so adapters cannot be placed."""
 
 
-def _has_output_parts(module) -> bool:
-    return all(hasattr(module, part) for part in ("dense", "dropout", "LayerNorm"))
-
-
 def encoder_layers(model: nn.Module) -> list:
     """The model's transformer layers, checked to have the BERT shape adapters need."""
-    base = getattr(model, "base_model", model)
-    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    layers = getattr(getattr(getattr(model, "base_model", model), "encoder", None), "layer", None)
     arch = type(model).__name__
     if layers is None or len(layers) == 0:
         raise UnsupportedModelError(
             f"{arch} has no `encoder.layer` list, so labutils cannot place adapters in it. "
             f"Supported: {SUPPORTED_FAMILIES}.")
     for i, layer in enumerate(layers):
-        attn_out = getattr(getattr(layer, "attention", None), "output", None)
-        ffn_out = getattr(layer, "output", None)
-        if not (attn_out is not None and _has_output_parts(attn_out) and ffn_out is not None
-                and _has_output_parts(ffn_out)):
+        outputs = (getattr(getattr(layer, "attention", None), "output", None), getattr(layer, "output", None))
+        if not all(hasattr(out, part) for out in outputs for part in ("dense", "dropout", "LayerNorm")):
             raise UnsupportedModelError(
                 f"{arch} layer {i} ({type(layer).__name__}) lacks BERT's `attention.output` / `output` "
                 f"sublayers (dense, dropout, LayerNorm). Supported: {SUPPORTED_FAMILIES}.")
@@ -103,9 +90,7 @@ def sublayer_owner(layer, sublayer: str):
 def adapter_sublayers(model: nn.Module):
     """Yield (layer index, AdapterSublayerOutput) for every wrapped sublayer."""
     for i, layer in enumerate(encoder_layers(model)):
-        for sublayer in SUBLAYERS:
-            parent, attr = sublayer_owner(layer, sublayer)
-            module = getattr(parent, attr)
+        for module in (layer.attention.output, layer.output):
             if isinstance(module, AdapterSublayerOutput):
                 yield i, module
 

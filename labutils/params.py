@@ -8,6 +8,7 @@ from torch import nn
 
 from .adapter import adapter_param_count
 from .layer import active_adapter, adapter_configs, adapter_sublayers
+from .phm import compacter_param_count
 
 GROUPS = ("adapters", "layernorm", "head", "base")
 
@@ -18,19 +19,14 @@ def parameter_group(name: str) -> str:
         return "adapters"
     if "LayerNorm" in name or "layer_norm" in name:
         return "layernorm"
-    # The pooler feeds the classifier, so it is counted with the head (trained or not).
-    if is_head(name):
+    # The classifier, and the pooler that feeds it (trained or not); also inside a peft wrapper.
+    if {"classifier", "pooler", "score"} & set(name.split(".")):
         return "head"
     return "base"
 
 
 def is_pooler(name: str) -> bool:
     return "pooler" in name.split(".")
-
-
-def is_head(name: str) -> bool:
-    """The classifier and the pooler under it, also inside a peft wrapper (`base_model.model.classifier...`)."""
-    return bool({"classifier", "pooler", "score"} & set(name.split(".")))
 
 
 def pooler_trains(model: nn.Module) -> bool:
@@ -45,11 +41,6 @@ def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_he
     name = active_adapter(model)
     if train_pooler is None:
         train_pooler = pooler_trains(model)
-    trainable = {"adapters"}
-    if train_layernorm:
-        trainable.add("layernorm")
-    if train_head:
-        trainable.add("head")
     for pname, param in model.named_parameters():
         group = parameter_group(pname)
         if group == "adapters":
@@ -58,7 +49,7 @@ def freeze_for_adapters(model: nn.Module, train_layernorm: bool = True, train_he
         elif is_pooler(pname) and not train_pooler:
             param.requires_grad = False
         else:
-            param.requires_grad = group in trainable
+            param.requires_grad = (group == "layernorm" and train_layernorm) or (group == "head" and train_head)
     return model
 
 
@@ -71,22 +62,19 @@ def unfreeze_all(model: nn.Module) -> nn.Module:
 
 def parameter_report(model: nn.Module, base_params: int | None = None) -> dict:
     """Totals and per-group counts of all and of trainable parameters."""
-    total = trainable = 0
     groups = {g: {"total": 0, "trainable": 0} for g in GROUPS}
     for pname, param in model.named_parameters():
-        n = param.numel()
-        g = parameter_group(pname)
-        total += n
-        groups[g]["total"] += n
-        if param.requires_grad:
-            trainable += n
-            groups[g]["trainable"] += n
+        counts = groups[parameter_group(pname)]
+        counts["total"] += param.numel()
+        counts["trainable"] += param.numel() if param.requires_grad else 0
+    total = sum(c["total"] for c in groups.values())
+    trainable = sum(c["trainable"] for c in groups.values())
     base = base_params if base_params is not None else total - groups["adapters"]["total"]
     # Every method needs a classification layer; without it the shares compare the methods themselves.
     without_head = trainable - groups["head"]["trainable"]
-    return {"total": total, "base_model": base, "trainable": trainable, "trainable_pct_of_base": 100.0 * trainable / base,
-            "trainable_without_head": without_head, "trainable_without_head_pct": 100.0 * without_head / base,
-            "groups": groups}
+    return {"total": total, "base_model": base, "trainable": trainable,
+            "trainable_pct_of_base": 100.0 * trainable / base, "trainable_without_head": without_head,
+            "trainable_without_head_pct": 100.0 * without_head / base, "groups": groups}
 
 
 def format_parameter_report(report: dict) -> str:
@@ -118,12 +106,11 @@ def adapter_parameter_count(model: nn.Module, name: str) -> int:
     config = adapter_configs(model)[name]
     d = model.config.hidden_size
     n_adapters = sum(1 for _, module in adapter_sublayers(model) if name in module.adapters)
-    extra = n_adapters if config.scaling == "learned" else 0
-    if getattr(config, "projection", "linear") == "phm":  # Compacter: its own formula (labutils.phm)
-        from .phm import compacter_param_count
+    learned = config.scaling == "learned"
+    if config.projection == "phm":
         return compacter_param_count(d, config.bottleneck_for(d), config.phm_dim, config.phm_rank, n_adapters,
-                                     config.shared_phm_rule, config.scaling == "learned")
-    return n_adapters * adapter_param_count(d, config.bottleneck_for(d)) + extra
+                                     config.shared_phm_rule, learned)
+    return n_adapters * (adapter_param_count(d, config.bottleneck_for(d)) + int(learned))  # + s if learned
 
 
 def base_parameter_count(config) -> int:
@@ -142,12 +129,8 @@ def adapter_cost_table(config, bottlenecks=(8, 16, 32, 64, 256)):
     rows = []
     for m in bottlenecks:
         one = adapter_param_count(d, m)
-        rows.append({
-            "m": m,
-            "per adapter (2dm+d+m)": one,
-            "FFN-only (L adapters)": layers * one,
-            "FFN-only % of base": round(100 * layers * one / base, 2),
-            "Houlsby (2L adapters)": 2 * layers * one,
-            "Houlsby % of base": round(100 * 2 * layers * one / base, 2),
-        })
+        rows.append({"m": m, "per adapter (2dm+d+m)": one,
+                     "FFN-only (L adapters)": layers * one, "FFN-only % of base": round(100 * layers * one / base, 2),
+                     "Houlsby (2L adapters)": 2 * layers * one,
+                     "Houlsby % of base": round(100 * 2 * layers * one / base, 2)})
     return pd.DataFrame(rows).set_index("m")

@@ -23,6 +23,7 @@ class PHMLinear(nn.Module):
         self.in_features, self.out_features, self.n, self.rank = in_features, out_features, n, rank
         if A is None:
             self.A = nn.Parameter(torch.empty(n, n, n))   # the slow weights, owned by this layer
+            nn.init.normal_(self.A, mean=0.0, std=init_std)
         else:
             # Shared: held by reference, outside the module tree, so each tensor is saved once
             # (under the layer that owns it) and counted once.
@@ -30,7 +31,9 @@ class PHMLinear(nn.Module):
         self.s = nn.Parameter(torch.empty(n, out_features // n, rank))  # B_i = s_i t_i^T: the fast weights
         self.t = nn.Parameter(torch.empty(n, rank, in_features // n))
         self.bias = nn.Parameter(torch.zeros(out_features))
-        self.reset_parameters(init_std)
+        for i in range(n):
+            nn.init.xavier_uniform_(self.s.data[i])
+            nn.init.xavier_uniform_(self.t.data[i])
 
     @property
     def owns_A(self) -> bool:
@@ -40,14 +43,6 @@ class PHMLinear(nn.Module):
     def slow_weights(self) -> nn.Parameter:
         """The A_i (n x n x n), owned or shared."""
         return self._parameters["A"] if self.owns_A else self.__dict__["_shared_A"]
-
-    def reset_parameters(self, init_std: float) -> None:
-        if self.owns_A:
-            nn.init.normal_(self.A, mean=0.0, std=init_std)
-        for i in range(self.n):
-            nn.init.xavier_uniform_(self.s.data[i])
-            nn.init.xavier_uniform_(self.t.data[i])
-        nn.init.zeros_(self.bias)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -66,17 +61,13 @@ class PHMLinear(nn.Module):
 
 
 def phm_projections(adapter: nn.Module, d: int, m: int, n: int, rank: int, init_std: float,
-                    shared: Optional[dict] = None) -> nn.Module:
-    """Replace `adapter`'s down_proj and up_proj by PHM layers."""
-    def build(i, o):
-        A = None if shared is None else shared.get("A")
-        layer = PHMLinear(i, o, n, rank, A=A, init_std=init_std)
-        if shared is not None and A is None:
+                    shared: Optional[dict] = None) -> None:
+    """Replace `adapter`'s down_proj and up_proj by PHM layers; the first one fills `shared`'s A."""
+    for attr, (i, o) in (("down_proj", (d, m)), ("up_proj", (m, d))):
+        layer = PHMLinear(i, o, n, rank, A=None if shared is None else shared.get("A"), init_std=init_std)
+        if shared is not None and "A" not in shared:
             shared["A"] = layer.A
-        return layer
-    adapter.down_proj = build(d, m)
-    adapter.up_proj = build(m, d)
-    return adapter
+        setattr(adapter, attr, layer)
 
 
 def compacter_param_count(d: int, m: int, n: int = 4, rank: int = 1, adapters: int = 1,
