@@ -43,3 +43,18 @@ def test_clean_to_open(path):
             assert not MACHINE_PATH.search(text), f"cell {i} shows a machine path"
             if out.get("name") == "stderr":
                 assert "Warning" not in text and "Traceback" not in text, f"cell {i} has a warning on stderr"
+
+
+def test_the_builder_refuses_an_unknown_option(tmp_path):
+    # A mistyped --markdown-only once fell through to a plain build, which empties every executed
+    # notebook's outputs. Run a copy in an empty lab folder, so a regression cannot touch this one's.
+    import shutil
+    import subprocess
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "notebook-sources").mkdir()
+    shutil.copy(ROOT / "tools" / "build_notebooks.py", tmp_path / "tools")
+    script = str(tmp_path / "tools" / "build_notebooks.py")
+    typo = subprocess.run([sys.executable, script, "--markdwn-only"], capture_output=True, text=True)
+    assert typo.returncode != 0 and "unknown option --markdwn-only" in typo.stderr
+    usage = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
+    assert usage.returncode == 0 and "--markdown-only" in usage.stdout

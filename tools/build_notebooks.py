@@ -216,6 +216,12 @@ def build_release(sources: list, dist: Path, root: Path = ROOT) -> Path:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if {"-h", "--help"} & set(args):
+        print(__doc__[__doc__.index("Usage:"):])
+        sys.exit(0)
+    unknown = [a for a in args if a.startswith("-") and a not in ("--markdown-only", "--student", "--dist")]
+    if unknown:  # a typo must not fall through to a plain build, which empties the notebooks' outputs
+        sys.exit(f"unknown option {unknown[0]}; see --help.")
     markdown_only, release = "--markdown-only" in args, "--student" in args
     dist = Path(args[args.index("--dist") + 1]) if "--dist" in args else ROOT / "dist"
     names = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] != "--dist")]
