@@ -495,13 +495,13 @@ L.notebook.check("adapter file under 5% of the full model", adapter_bytes < 0.05
 # do not say which method trains faster. Compare the `time per epoch (s)` column instead. (One
 # run's wall clock on a shared CPU can swing by more than the difference between the two;
 # notebook 05 gives every method the same 2 epochs and several seeds.) The stored run's times
-# per epoch, 119.2 s against 171.1 s (1.44x), are slower than a quiet earlier run of the same
+# per epoch, 123.3 s against 157.4 s (1.28x), are slower than a quiet earlier run of the same
 # kind of 2-core machine (88.9 s against 116.9 s, 1.32x) and than the run of the day before
-# (110.7 s against 146.1 s, 1.32x): the machines are shared, and the wall clock swings by
-# 25-45% from run to run, the ratio between 1.28x and 1.44x.
+# (96.7 s against 124.1 s, 1.28x): the machines are shared, and the wall clock swings by up
+# to 40% from run to run while the ratio stays near 1.3x.
 #
 # > **Where the handout is wrong:** it says adapters train 7-15x faster than full fine-tuning.
-# > Measured at equal work, they are at best about 1.1-1.5x faster: see the time per epoch in the
+# > Measured at equal work, they are at best about 1.1-1.4x faster: see the time per epoch in the
 # > table below (one run each), 252-283 s against 377 s for the same 2 epochs in notebook 05
 # > (the adapter methods against full fine-tuning, 1.3-1.5x, means of three seeds), and
 # > 1.14-1.38x per training step in `make bench`, where the two
