@@ -1,6 +1,8 @@
 """The committed notebooks: built from their sources, clean to open, and safe for nbval."""
 import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,8 +50,6 @@ def test_clean_to_open(path):
 def test_the_builder_refuses_an_unknown_option(tmp_path):
     # A mistyped --markdown-only once fell through to a plain build, which empties every executed
     # notebook's outputs. Run a copy in an empty lab folder, so a regression cannot touch this one's.
-    import shutil
-    import subprocess
     (tmp_path / "tools").mkdir()
     (tmp_path / "notebook-sources").mkdir()
     shutil.copy(ROOT / "tools" / "build_notebooks.py", tmp_path / "tools")
