@@ -23,7 +23,7 @@ from .device import device_summary, pick_device, pick_precision
 from .train import (TrainingDiverged, classification_metrics, evaluate, predict_logits, regression_metrics, set_seed,
                     summary_row, train, training_arguments)
 # Adapter folders: saved and loaded with their LayerNorms and head, replaced crash-safely.
-from . import safe_folder, io
+from . import safe_folder, folder_format, io
 from .io import load_adapter, save_adapter
 # 06: Compacter's PHM projections (a config of the adapter), and AdapterFusion over trained adapters.
 from . import phm, fusion, fusion_io

@@ -1,4 +1,4 @@
-"""Saving and loading an AdapterFusion as a folder in the format of an adapter folder (`labutils.io`)."""
+"""Saving and loading an AdapterFusion as a folder of the same format as an adapter folder (`labutils.folder_format`)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .io import SavedFolder, _model_facts
+from .folder_format import SavedFolder, model_facts
 from .layer import adapter_configs
 from .notebook import shown
 from .safe_folder import FolderError
@@ -50,7 +50,7 @@ def save_fusion(model: nn.Module, folder, name: str | None = None) -> Path:
     if active_fusion(model) != name:
         set_active_fusion(model, name)  # its head and LayerNorms are the live ones only while it runs
     info, configs = fusions(model)[name], adapter_configs(model)
-    meta = {"fusion_name": name, **_model_facts(model), "adapters": info["adapters"], "settings": info["settings"],
+    meta = {"fusion_name": name, **model_facts(model), "adapters": info["adapters"], "settings": info["settings"],
             "adapter_configs": {n: configs[n].to_dict() for n in info["adapters"]},
             "adapter_sha256": {n: adapter_checksum(model, n) for n in info["adapters"]},
             "label_names": adapter_label_names(model, None)}

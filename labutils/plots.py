@@ -101,6 +101,13 @@ def seed_spread(runs, by: str, metrics: Sequence[str] = ("accuracy", "f1")):
     return table
 
 
+def mean_std(values) -> str:
+    """'81.0 ± 0.7': the mean over seeds of `values` (fractions) in percent, ± their standard deviation
+    (n - 1); one value alone, since one seed measures no spread."""
+    values = 100 * np.asarray(values, dtype=float)
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}" if len(values) > 1 else f"{values.mean():.1f}"
+
+
 def plot_seed_spread(runs, x: str, y: str = "accuracy", ax=None, logx: bool = False, label: Optional[str] = None,
                      reference: Optional[float] = None, reference_label: str = "majority class"):
     """Each seed's result as a faint dot, the mean over seeds as a line with ± one std as error bars."""

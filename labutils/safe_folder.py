@@ -1,7 +1,8 @@
 """Replacing a folder so that a crash or Ctrl-C never loses it, and never deleting what is not ours.
 
 `save_folder` writes `.<name>.new-*` beside the folder, moves the old one to `.<name>.old-*`, renames
-the new one in; `recover` puts the newest complete copy back after an interruption.
+the new one in; `recover` puts the newest complete copy back after an interruption. What a folder
+may hold, and whether a copy is complete, comes from its format, `kind` (`labutils.folder_format`).
 """
 from __future__ import annotations
 
@@ -22,21 +23,6 @@ HARMLESS_FILES = frozenset({".DS_Store"})
 
 class FolderError(ValueError):
     """A folder that will not be replaced, or a copy that could not be put back, with the reason."""
-
-
-class FolderKind:
-    """What one kind of folder holds, so that only such folders are replaced (e.g. `labutils.io.SavedFolder`)."""
-    noun: str         # "adapter": messages say "adapter folder"
-    writer: str       # "save_adapter": the function that saves one, named in messages
-    files: frozenset  # the files such a folder may hold
-    marker: str       # the file that says what the folder is, written last
-    error: type       # what to raise (a subclass of FolderError)
-
-    def is_complete(self, folder: Path) -> bool:  # a copy that loads
-        raise NotImplementedError
-
-    def not_ours(self, folder: Path) -> str | None:  # why a folder holding `marker` is another kind, or None
-        raise NotImplementedError
 
 
 def _running_elsewhere(pid: int | None) -> bool:
@@ -72,7 +58,7 @@ def _leftovers(folder: Path) -> list[tuple[Path, str]]:
     return found
 
 
-def _remove_copy(folder: Path, kind: FolderKind) -> None:
+def _remove_copy(folder: Path, kind) -> None:
     """Remove a copy of our own (only `kind`'s files in it); what cannot be removed now goes next time."""
     with suppress(OSError):
         if folder.is_dir() and not folder.is_symlink() and all(
@@ -80,7 +66,7 @@ def _remove_copy(folder: Path, kind: FolderKind) -> None:
             shutil.rmtree(folder)
 
 
-def recover(folder: Path, kind: FolderKind) -> None:
+def recover(folder: Path, kind) -> None:
     """Finish what an interrupted save left beside `folder`: leftovers go only once the name is complete."""
     leftovers = _leftovers(folder)
     if not leftovers:
@@ -109,7 +95,7 @@ def _listed(items: list, one: str, many: str) -> str:
     return f"{len(items)} {one if len(items) == 1 else many} ({listed})" if items else ""
 
 
-def _refuse_to_replace(folder: Path, kind: FolderKind, subfolder: str) -> None:
+def _refuse_to_replace(folder: Path, kind, subfolder: str) -> None:
     """Raise `kind.error` unless `folder` is absent, empty, or a folder of this kind."""
     if not os.path.lexists(folder):
         return
@@ -153,7 +139,7 @@ def _commit(folder: Path, new: Path, old: Path) -> None:
     os.replace(new, folder)
 
 
-def _swap_in(folder: Path, new: Path, kind: FolderKind) -> None:
+def _swap_in(folder: Path, new: Path, kind) -> None:
     """Put the complete copy `new` at `folder`: either it or the previous folder ends up there."""
     old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
     try:
@@ -182,7 +168,7 @@ def _swap_in(folder: Path, new: Path, kind: FolderKind) -> None:
                           stacklevel=5)
 
 
-def save_folder(folder: Path, kind: FolderKind, write: Callable[[Path], None], subfolder: str) -> Path:
+def save_folder(folder: Path, kind, write: Callable[[Path], None], subfolder: str) -> Path:
     """`write(path)` a complete copy beside `folder` and swap it in, unless `folder` holds what is not `kind`'s."""
     if folder.name in ("", ".", ".."):
         raise kind.error(f"{kind.writer} needs a folder name of its own, not {str(folder)!r}; "

@@ -785,8 +785,7 @@ pooler_runs["pooler"] = pooler_runs["pooler_trained"].map({True: "trained", Fals
 pooler_table = pooler_runs.groupby("pooler").agg(
     trainable=("trainable_params", "first"), trainable_pct=("trainable_pct", "first"),
     without_head_pct=("trainable_without_head_pct", "first"),
-    accuracy=("accuracy", lambda a: f"{100 * a.mean():.1f} ± {100 * a.std():.1f}"),
-    f1=("f1", lambda a: f"{100 * a.mean():.1f} ± {100 * a.std():.1f}"),
+    accuracy=("accuracy", L.plots.mean_std), f1=("f1", L.plots.mean_std),
     train_seconds=("train_seconds", "mean")).round(2)
 pooler_table
 

@@ -292,14 +292,13 @@ def row(method):
     if method.name in unavailable:
         return {"method": method.name, "note": "unavailable: " + unavailable[method.name].split(": ", 1)[-1][:90]}
     r = trained[trained.method == method.name]
-    spread = lambda col: f"{100 * r[col].mean():.1f} ± {100 * r[col].std():.1f}" if len(r) > 1 else f"{100 * r[col].mean():.1f}"
     on_gpu = (r["device"] == "cuda").all()
     return {
         "method": method.name,
         "trainable %": round(f["trainable_pct"], 3),
         "without head %": round(f["trainable_without_head_pct"], 3),
-        "dev accuracy": spread("accuracy"),
-        "dev F1": spread("f1"),
+        "dev accuracy": L.plots.mean_std(r["accuracy"]),
+        "dev F1": L.plots.mean_std(r["f1"]),
         "train time (s)": round(r["train_seconds"].mean()),
         "memory (MiB)": round(r["peak_memory_mib"].mean()) if on_gpu
                         else round(4 * (base_params + 3 * f["trainable_params"]) / 2**20),

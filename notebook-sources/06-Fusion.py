@@ -525,18 +525,13 @@ scores = {name: runs.loc[runs.row == name, ["accuracy", "f1"]] for name in rows}
 scores[SOURCE] = pd.DataFrame([{"accuracy": source_alone["accuracy"], "f1": source_alone["f1"]}])
 
 
-def spread(values):
-    values = 100 * np.asarray(values, dtype=float)
-    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}" if len(values) > 1 else f"{values.mean():.1f}"
-
-
 table = pd.DataFrame([{
     "row": name,
     "seeds": len(scores[name]),
     "trains besides the head (%)": round(share[name], 2),
     "stored per task (MB)": round(stored[name] / 1e6, 2),
-    "dev accuracy": spread(scores[name]["accuracy"]),
-    "dev F1": spread(scores[name]["f1"]),
+    "dev accuracy": L.plots.mean_std(scores[name]["accuracy"]),
+    "dev F1": L.plots.mean_std(scores[name]["f1"]),
     "paper, BERT-base (accuracy)": PAPER[name] if PAPER[name] is not None else "",
 } for name in ROWS]).set_index("row")
 print(f"{choice.display_name}, MRPC dev ({len(data['validation'])} pairs), {budget.epochs:g} epoch(s), "
@@ -586,7 +581,7 @@ lr_jobs = [S.fusion_job(choice, data, sources_of[name], budget, seed, learning_r
 lr_runs = S.run_jobs(cache, lr_jobs, workers=budget.workers, desc="learning rates")
 by_rate = pd.DataFrame([{"row": name, "learning rate": lr, "accuracy": r["accuracy"]}
                         for (name, lr, _), r in zip(tried, lr_runs)])
-lr_table = (by_rate.groupby(["learning rate", "row"], sort=False)["accuracy"].agg(spread).unstack("row")
+lr_table = (by_rate.groupby(["learning rate", "row"], sort=False)["accuracy"].agg(L.plots.mean_std).unstack("row")
             .rename(index=lambda lr: f"{lr:g}" + (" (the table's)" if lr == FUSION_LR else " (the adapters')" if lr == budget.learning_rate else "")))
 lr_table.fillna("not run")
 
@@ -608,9 +603,10 @@ alone_runs = S.run_jobs(cache, [S.fusion_job(choice, data, {"mrpc": adapter_dirs
                         workers=budget.workers, desc="MRPC alone")
 alone = pd.DataFrame(alone_runs)[["accuracy", "f1"]]
 control = pd.DataFrame([
-    {"row": SOURCE, "seeds": 1, "dev accuracy": spread([source_alone["accuracy"]]), "dev F1": spread([source_alone["f1"]])},
-    {"row": "fusion of MRPC's adapter alone", "seeds": len(alone), "dev accuracy": spread(alone["accuracy"]),
-     "dev F1": spread(alone["f1"])},
+    {"row": SOURCE, "seeds": 1, "dev accuracy": L.plots.mean_std([source_alone["accuracy"]]),
+     "dev F1": L.plots.mean_std([source_alone["f1"]])},
+    {"row": "fusion of MRPC's adapter alone", "seeds": len(alone), "dev accuracy": L.plots.mean_std(alone["accuracy"]),
+     "dev F1": L.plots.mean_std(alone["f1"])},
     {"row": "fusion of all five", **table.loc["fusion of all five", ["seeds", "dev accuracy", "dev F1"]].to_dict()},
 ]).set_index("row")
 others = by_row.loc["fusion of all five", "mean"] - 100 * alone["accuracy"].mean()

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import labutils as L
-from labutils import io as IO
+from labutils import folder_format as FF, io as IO
 from labutils.switching import task_tensors
 from conftest import make_tiny_model, trained_like
 
@@ -162,7 +162,7 @@ class StepFailure:
     def __init__(self, monkeypatch, k=None, exc=OSError, persistent=False):
         self.k, self.exc, self.persistent, self.calls = k, exc, persistent, []
         import safetensors.torch as st
-        for owner, attr, label in ((st, "save_file", "save_file"), (IO, "_write_json", "write_json"),
+        for owner, attr, label in ((st, "save_file", "save_file"), (FF, "_write_json", "write_json"),
                                    (os, "replace", "replace"), (shutil, "rmtree", "rmtree")):
             monkeypatch.setattr(owner, attr, self._wrap(getattr(owner, attr), label))
 

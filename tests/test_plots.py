@@ -1,4 +1,4 @@
-"""The layer-span heatmap stays readable: colour map centred at 0, white numbers on dark cells."""
+"""The plots stay readable (the heatmap centred at 0, white numbers on dark cells), and the seed spread is written one way."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -33,3 +33,11 @@ def test_numbers_on_dark_cells_are_white():
 def test_text_colour_by_luminance():
     assert L.plots.text_colour((0, 0, 0, 1)) == "white"
     assert L.plots.text_colour((1, 1, 1, 1)) == "black"
+
+
+def test_mean_std_over_seeds_in_percent():
+    # Sample std (n - 1), as pandas and the seed-spread tables use; one seed has no spread to show.
+    assert L.plots.mean_std([0.80, 0.82, 0.84]) == "82.0 ± 2.0"
+    assert L.plots.mean_std(np.array([0.792])) == "79.2"
+    import pandas as pd
+    assert L.plots.mean_std(pd.Series([0.5, 0.6])) == "55.0 ± 7.1"

@@ -21,11 +21,7 @@ A source without questions builds exactly as before (its top-level notebook, and
 
 The .ipynb files at the top level are rebuilt from these sources (without outputs) and then
 executed by `make notebooks-commit`, which stores a real run.
-Usage: python tools/build_notebooks.py [--markdown-only] [NAME ...]
-       python tools/build_notebooks.py --student [--dist DIR] [NAME ...]
-  --markdown-only  update only the prose of an executed notebook, keeping its outputs; refused
-                   when any code cell differs from its source (then the notebook must be re-run).
-  --student        build the release into dist/ (or DIR); executes nothing.
+Usage: python tools/build_notebooks.py [--markdown-only | --student [--dist DIR]] [NAME ...]  (--help)
 """
 import contextlib
 import functools
@@ -33,7 +29,6 @@ import io
 import json
 import logging
 import shutil
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -214,21 +209,27 @@ def build_release(sources: list, dist: Path, root: Path = ROOT) -> Path:
     return dist
 
 
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    if {"-h", "--help"} & set(args):
-        print(__doc__[__doc__.index("Usage:"):])
-        sys.exit(0)
-    unknown = [a for a in args if a.startswith("-") and a not in ("--markdown-only", "--student", "--dist")]
-    if unknown:  # a typo must not fall through to a plain build, which empties the notebooks' outputs
-        sys.exit(f"unknown option {unknown[0]}; see --help.")
-    markdown_only, release = "--markdown-only" in args, "--student" in args
-    dist = Path(args[args.index("--dist") + 1]) if "--dist" in args else ROOT / "dist"
-    names = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] != "--dist")]
-    chosen = [s for s in sorted(SRC.glob("*.py")) if not names or any(s.stem.startswith(n) for n in names)]
-    if release:
-        build_release(chosen, dist)
-        print(f"student release: {dist / 'student'}   autograder: {dist / 'autograder'}")
+def main(argv=None) -> None:
+    import argparse
+    # allow_abbrev off: only the exact options run; a typo must never fall through to a plain
+    # build, which empties the executed notebooks' outputs (it did once).
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="notebooks to build, by prefix (default: all)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--markdown-only", action="store_true",
+                      help="update only the prose of an executed notebook, keeping its outputs (refused when a "
+                           "code cell differs from its source: then the notebook must be re-run)")
+    mode.add_argument("--student", action="store_true", help="build the release into --dist; executes nothing")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="where --student builds (default: dist/)")
+    args = parser.parse_args(argv)
+    chosen = [s for s in sorted(SRC.glob("*.py")) if not args.names or any(s.stem.startswith(n) for n in args.names)]
+    if args.student:
+        build_release(chosen, args.dist)
+        print(f"student release: {args.dist / 'student'}   autograder: {args.dist / 'autograder'}")
     else:
         for src in chosen:
-            print("updated" if markdown_only else "built", (update_markdown if markdown_only else build)(src).name)
+            print("updated" if args.markdown_only else "built", (update_markdown if args.markdown_only else build)(src).name)
+
+
+if __name__ == "__main__":
+    main()

@@ -117,8 +117,8 @@ def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
 
 
 def train_method(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0) -> dict:
-    """Train `method` with `budget` and its own learning rate; {"unavailable": cause} if peft cannot build it."""
-    budget = dataclasses.replace(budget, learning_rate=method.learning_rate)
+    """Train `method` with `budget` as given (`method_job` puts the method's own rate in it);
+    {"unavailable": cause} if peft cannot build it."""
     if method.kind == "adapter":
         return train_adapter(choice, data, method.adapter, budget, seed)
     set_seed(seed)
