@@ -1,6 +1,8 @@
 """The lesson package's shape: no import cycles, no lesson module reaching into the experiment
-wing (04 and 05's sweep machinery), and no lesson module too long to read in one sitting."""
+wing (04, 05 and 06's sweep machinery), the lesson listed bottom-up in docs/GUIDE.md and __init__,
+and no module too long to read in one sitting."""
 import ast
+import re
 from importlib.util import resolve_name
 from pathlib import Path
 
@@ -129,3 +131,47 @@ def test_the_wing_sits_on_top():
     for name in ("01-Setup", "02-Train", "03-Inference"):
         source = (PACKAGE.parent / "notebook-sources" / f"{name}.py").read_text(encoding="utf-8")
         assert "sweeps" not in source, f"{name} uses the experiment wing; 01-03 stand on the lesson alone"
+
+
+def _upward(order: list, graph: dict) -> list:
+    """'a -> b' for each lesson import of a module that `order` (a list of groups) puts below it."""
+    rank = {name: i for i, group in enumerate(order) for name in group}
+    return sorted(f"{name} -> {target}" for name, targets in graph.items() if name in rank
+                  for target in targets if rank.get(target, -1) > rank[name])
+
+
+def _guide_rows() -> list:
+    """The module names of each row of docs/GUIDE.md's library table, top to bottom."""
+    rows = []
+    for line in (PACKAGE.parent / "docs" / "GUIDE.md").read_text(encoding="utf-8").splitlines():
+        first = line.split("|")[1] if line.startswith("| ") else ""
+        names = re.findall(r"`([a-z_]+)\.py`", first)
+        if names:
+            rows.append(names)
+    return rows
+
+
+def _init_order() -> list:
+    """The lesson modules in the order labutils/__init__.py first imports them."""
+    seen = []
+    for node in ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            for name in ([a.name for a in node.names] if node.module is None else [node.module]):
+                if name not in seen:
+                    seen.append(name)
+    return [[name] for name in seen]
+
+
+def test_the_guide_table_and_init_list_the_lesson_bottom_up():
+    """GUIDE's table and __init__ read the lesson bottom-up: no module imports one listed below it."""
+    graph, lesson = _graph(), {n for n in _modules() if _lesson(n)}
+    rows = _guide_rows()
+    assert {n for row in rows for n in row} >= lesson - {"colab"}, "a lesson module is missing from GUIDE's table"
+    assert not _upward(rows, graph), f"GUIDE's table lists these imports upwards: {_upward(rows, graph)}"
+    assert not _upward(_init_order(), graph), f"__init__ imports these before what they need: {_upward(_init_order(), graph)}"
+
+
+def test_the_order_check_finds_an_import_from_below():
+    graph = {"io": {"notebook"}, "notebook": set(), "layer": set()}
+    assert _upward([["layer"], ["io"], ["notebook"]], graph) == ["io -> notebook"]
+    assert _upward([["layer"], ["notebook", "io"]], graph) == []
