@@ -495,10 +495,10 @@ L.notebook.check("adapter file under 5% of the full model", adapter_bytes < 0.05
 # do not say which method trains faster. Compare the `time per epoch (s)` column instead. (One
 # run's wall clock on a shared CPU can swing by more than the difference between the two;
 # notebook 05 gives every method the same 2 epochs and several seeds.) The stored run's times
-# per epoch, 123.3 s against 157.4 s (1.28x), are slower than a quiet earlier run of the same
-# kind of 2-core machine (88.9 s against 116.9 s, 1.32x) and than the run of the day before
-# (96.7 s against 124.1 s, 1.28x): the machines are shared, and the wall clock swings by up
-# to 40% from run to run while the ratio stays near 1.3x.
+# per epoch, 105.2 s against 145.4 s (1.38x), lie between a quiet earlier run of the same
+# kind of 2-core machine (88.9 s against 116.9 s, 1.32x) and a slow one earlier the same day
+# (123.3 s against 157.4 s, 1.28x): the machines are shared, and the wall clock swings by up
+# to 40% from run to run while the ratio stays between 1.28x and 1.38x.
 #
 # > **Where the handout is wrong:** it says adapters train 7-15x faster than full fine-tuning.
 # > Measured at equal work, they are at best about 1.1-1.4x faster: see the time per epoch in the

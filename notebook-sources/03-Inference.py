@@ -662,11 +662,11 @@ plt.show()
 # > **Where the handout is wrong:** it credits AdapterDrop with an inference speed-up for a
 # > single task. There is little to gain: skipping adapters can at most remove their own cost,
 # > the gap between the *adapters in every layer* row and the *base model alone* row of the
-# > table above (its `x base` column): in this run 8% (batch 32) to 20% (batch 1). Read the AdapterDrop rows against that
+# > table above (its `x base` column): in this run 5% (batch 32) to 17% (batch 1). Read the AdapterDrop rows against that
 # > gap and against the noise: the last row skips every adapter and so runs the base model's
 # > own computation, so however far its `x base` lies from 1.00 is the size of the timing noise
-# > (in this run 0.97x to 1.03x), and a trend in k smaller than that is not measured. Notebook 04 times it again:
-# > 0.95x to 1.05x the speed of all-layer adapters for k = 1 to 6. AdapterDrop's gains are in
+# > (in this run 1.00x to 1.06x), and a trend in k smaller than that is not measured. Notebook 04 times it again:
+# > 0.97x to 1.02x the speed of all-layer adapters for k = 1 to 6. AdapterDrop's gains are in
 # > training (04: 1.28x as fast at k = 3, with every run trained two at a time), and at inference when several tasks are served at
 # > once and the adapter-free lower layers run once for all of them (Rücklé et al. 2021).
 #

@@ -396,10 +396,11 @@ if near_majority:
 #   less, because Adam keeps two moments for the trainable weights only. Train time: somewhat
 #   less (in the stored run 252-290 s a run against 377 s; prompt tuning, with longer inputs,
 #   382 s), because the backward pass still runs through the frozen base (not "7-15x faster").
-#   Latency: every unmerged method adds some; prompt tuning the most, because it lengthens what
-#   attention reads (prefix tuning too); gaps under about 10% are this CPU's timing noise (the
-#   stored run has IA3, whose extra work is elementwise, at +16%). Full fine-tuning runs at the
-#   base model's latency.
+#   Latency: the methods that lengthen what attention reads add the most (in the stored run
+#   prompt tuning +22%, the MAM adapter, with its prefix, +19%, prefix tuning +11%); gaps under
+#   about 10% are this CPU's timing noise (the stored run has FFN-only adapters and Compacter at
+#   or below the base model, and an earlier one had IA3, whose extra work is elementwise, at
+#   +16%). Full fine-tuning runs at the base model's latency.
 # - **1 point (c).** Prompt tuning sits at or near the majority class, with the largest spread:
 #   it has not learned the task within this budget. The answer names the budget as the first
 #   suspect (2 epochs, a few thousand trained values, a small model) and cites Lester et al.
