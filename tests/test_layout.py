@@ -6,7 +6,6 @@ import re
 from importlib.util import resolve_name
 from pathlib import Path
 
-import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "labutils"
 # The Colab setup stands alone (loaded by its path before the install; tests/test_colab.py).
