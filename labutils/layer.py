@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .adapter import BottleneckAdapter
+from .config import SUBLAYERS
 
 SUPPORTED_FAMILIES = "BERT, MiniLM, RoBERTa, ELECTRA, XLM-RoBERTa, CamemBERT (encoder layers shaped like BertLayer)"
 # Where the model keeps name -> AdapterConfig (written by `labutils.model.add_adapter`).
@@ -90,7 +91,8 @@ def sublayer_owner(layer, sublayer: str):
 def adapter_sublayers(model: nn.Module):
     """Yield (layer index, AdapterSublayerOutput) for every wrapped sublayer."""
     for i, layer in enumerate(encoder_layers(model)):
-        for module in (layer.attention.output, layer.output):
+        for sublayer in SUBLAYERS:
+            module = getattr(*sublayer_owner(layer, sublayer))
             if isinstance(module, AdapterSublayerOutput):
                 yield i, module
 

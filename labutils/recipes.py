@@ -26,9 +26,10 @@ def saved_adapter_matches(folder, choice: ModelChoice, config: AdapterConfig) ->
         meta = read_adapter_config(folder)  # also puts back a copy a killed save left beside it
     except AdapterFileError:
         return False
-    if meta.get("base_fingerprint"):  # what the base is; a name can be shared by two models
-        return meta["base_fingerprint"] == base_fingerprint(choice) and meta["adapter"] == config.to_dict()
-    return meta["base_model"] == choice.display_name and meta["adapter"] == config.to_dict()
+    # The fingerprint says what the base is (a name can be shared by two models); older files have only the name.
+    same_base = (meta["base_fingerprint"] == base_fingerprint(choice) if meta.get("base_fingerprint")
+                 else meta["base_model"] == choice.display_name)
+    return same_base and meta["adapter"] == config.to_dict()
 
 
 def train_task_adapter(choice: ModelChoice, task: str, folder, *, config: AdapterConfig, train_rows, eval_rows,

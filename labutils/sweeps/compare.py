@@ -49,6 +49,10 @@ class Method:
         if self.kind == "peft" and self.peft_method is None:
             raise ValueError(f"method {self.name!r} is a peft method but names none (lora, prefix, prompt, ia3).")
 
+    def budget(self, budget: Budget) -> Budget:
+        """`budget` with this method's own learning rate, what every run of it trains with."""
+        return dataclasses.replace(budget, learning_rate=self.learning_rate)
+
 
 def adapter_variants(reduction_factor: int = 16) -> dict:
     """The three adapter layouts the lab compares, with the same bottleneck size m = d / r."""
@@ -89,7 +93,7 @@ def default_methods(adapter_lr: float, full_lr: float, reduction_factor: int = 1
 
 def method_job(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0) -> Job:
     """The `Job` that trains `method` once with its own learning rate (an adapter method: 04's `adapter_job`)."""
-    budget = dataclasses.replace(budget, learning_rate=method.learning_rate)
+    budget = method.budget(budget)  # in the key too: a rate is part of the run
     label = f"{method.name}, seed {seed}"
     if method.kind == "adapter":
         return adapter_job(choice, data, method.adapter, budget, seed, label=label)
@@ -117,8 +121,8 @@ def build(choice: ModelChoice, method: Method, label_names=("0", "1")):
 
 
 def train_method(choice: ModelChoice, data, method: Method, budget: Budget, seed: int = 0) -> dict:
-    """Train `method` with `budget` as given (`method_job` puts the method's own rate in it);
-    {"unavailable": cause} if peft cannot build it."""
+    """Train `method` with `budget` and its own learning rate; {"unavailable": cause} if peft cannot build it."""
+    budget = method.budget(budget)
     if method.kind == "adapter":
         return train_adapter(choice, data, method.adapter, budget, seed)
     set_seed(seed)

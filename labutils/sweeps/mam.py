@@ -18,6 +18,7 @@ from torch import nn
 from ..config import AdapterConfig
 from ..io import model_file_size
 from ..model import add_adapter
+from ..params import parameter_group
 from .baselines import make_peft_model
 
 MAM_PREFIX_TOKENS = 30  # He et al.'s l = 30 for the prefix in the MAM adapter
@@ -50,10 +51,16 @@ def mam_parts(model: nn.Module, name: str = "mam") -> dict:
     """Trainable parameter counts of a MAM model by part: prefix, adapter, head, other (should be 0)."""
     parts = dict.fromkeys(("prefix", "adapter", "head", "other"), 0)
     for pname, param in model.named_parameters():
-        if param.requires_grad:
-            part = ("prefix" if "prompt_encoder" in pname else "adapter" if f".adapters.{name}." in pname
-                    else "head" if {"classifier", "pooler"} & set(pname.split(".")) else "other")
-            parts[part] += param.numel()
+        if not param.requires_grad:
+            continue
+        if "prompt_encoder" in pname:
+            parts["prefix"] += param.numel()
+        elif f".adapters.{name}." in pname:
+            parts["adapter"] += param.numel()
+        elif parameter_group(pname) == "head":  # the classifier and the pooler under it
+            parts["head"] += param.numel()
+        else:
+            parts["other"] += param.numel()
     return parts
 
 
